@@ -1,0 +1,120 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/invalid"
+)
+
+// Error codes carried in extensions.code; clients switch on these, never on messages.
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeNotFound        = "NOT_FOUND"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeConflict        = "CONFLICT"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeInternal        = "INTERNAL"
+)
+
+// ErrRateLimited is returned when a caller exceeds a rate limit.
+var ErrRateLimited = errors.New("rate limited")
+
+// presentError is the one place that maps errors to client-facing GraphQL errors: known
+// domain errors get a code and a safe message; anything else is logged and answered INTERNAL,
+// so no SQL, stack or internal text reaches a client.
+func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		cause := gqlErr.Err
+		if cause == nil {
+			// Parse, validation and limit errors made by gqlgen itself are already safe.
+			return gqlErr
+		}
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		code, msg := classify(cause)
+		if code == CodeBadUserInput || code == CodeConflict {
+			if in, ok := invalid.As(cause); ok {
+				field := in.Field
+				if field == "" {
+					field = inputPath(gqlErr.Path)
+				}
+				gqlErr.Extensions["field"] = field
+				if field != "" {
+					msg = fmt.Sprintf("%s: %s", field, in.Message)
+				} else {
+					msg = in.Message
+				}
+			}
+		}
+		if code == CodeInternal {
+			logger.ErrorContext(ctx, "internal error", slog.String("path", gqlErr.Path.String()), slog.Any("error", cause))
+		}
+		gqlErr.Message = msg
+		gqlErr.Extensions["code"] = code
+		return gqlErr
+	}
+}
+
+func classify(err error) (code, msg string) {
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return CodeUnauthenticated, unauthenticatedMessage(err)
+	case errors.Is(err, auth.ErrForbidden):
+		return CodeForbidden, "you are not allowed to do this"
+	case errors.Is(err, db.ErrConflict):
+		return CodeConflict, "this conflicts with existing data"
+	case errors.Is(err, db.ErrNotFound), errors.Is(err, dataloadgen.ErrNotFound):
+		return CodeNotFound, "not found"
+	case errors.Is(err, ErrRateLimited):
+		return CodeRateLimited, "too many requests; try again later"
+	case errors.Is(err, db.ErrInvalidValue), errors.Is(err, db.ErrInvalidReference):
+		return CodeBadUserInput, "a value in the input is not valid"
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeInternal, "the operation took too long"
+	}
+	if _, ok := invalid.As(err); ok {
+		return CodeBadUserInput, "invalid input"
+	}
+	return CodeInternal, "internal error"
+}
+
+// unauthenticatedMessage keeps the login failure message (it is written for users) and hides
+// the cause of other failures (which token check failed helps attackers, not users).
+func unauthenticatedMessage(err error) string {
+	if strings.Contains(err.Error(), "invalid email or password") {
+		return "invalid email or password"
+	}
+	return "authentication required"
+}
+
+// inputPath names an argument error by its path inside the input, e.g. "input.renewalDate".
+func inputPath(p ast.Path) string {
+	var parts []string
+	for _, el := range p {
+		parts = append(parts, fmt.Sprint(el))
+	}
+	return strings.Join(parts, ".")
+}
+
+// recoverPanic turns a resolver panic into an INTERNAL error and logs it with its stack.
+func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "resolver panic", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+		return errors.New("internal error")
+	}
+}

@@ -1,0 +1,157 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/uptrace/bun"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/stewardhq/steward/graph/model"
+)
+
+// Defaults for the GraphQL handler's limits.
+const (
+	DefaultMaxDepth         = 12
+	DefaultMaxComplexity    = 20_000
+	DefaultParserTokenLimit = 15_000
+	DefaultOperationTimeout = 10 * time.Second
+	DefaultAPQCacheSize     = 1_000
+	// listComplexity is what a plain (non-connection) list is assumed to hold.
+	listComplexity = 10
+)
+
+// HandlerConfig tunes the GraphQL handler.
+type HandlerConfig struct {
+	// Dev enables introspection and field suggestions (both off in production).
+	Dev bool
+	// MaxDepth rejects operations nested deeper than this (fragments count as inlined).
+	MaxDepth int
+	// MaxComplexity rejects operations whose estimated cost exceeds this; a connection costs
+	// its `first` times its selection.
+	MaxComplexity int
+	// ParserTokenLimit rejects documents with more tokens than this before parsing them.
+	ParserTokenLimit int
+	// OperationTimeout bounds each operation.
+	OperationTimeout time.Duration
+	// AllowedOrigins are the origins a browser may open the websocket from (the CORS list).
+	AllowedOrigins []string
+	// Logger receives internal errors.
+	Logger *slog.Logger
+	// Extensions are added after the built-in ones (e.g. metrics).
+	Extensions []graphql.HandlerExtension
+}
+
+func (c *HandlerConfig) defaults() {
+	if c.MaxDepth == 0 {
+		c.MaxDepth = DefaultMaxDepth
+	}
+	if c.MaxComplexity == 0 {
+		c.MaxComplexity = DefaultMaxComplexity
+	}
+	if c.ParserTokenLimit == 0 {
+		c.ParserTokenLimit = DefaultParserTokenLimit
+	}
+	if c.OperationTimeout == 0 {
+		c.OperationTimeout = DefaultOperationTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// NewHandler builds the GraphQL endpoint: transports (POST, GET, graphql-transport-ws), the
+// limits, the error presenter and per-operation loaders.
+func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
+	cfg.defaults()
+	es := NewExecutableSchema(Config{Resolvers: r, Directives: DirectiveRoot{Auth: authDirective}, Complexity: complexity()})
+	srv := handler.New(es)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](DefaultAPQCacheSize))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](DefaultAPQCacheSize)})
+	if cfg.Dev {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetDisableSuggestion(!cfg.Dev)
+	srv.SetParserTokenLimit(cfg.ParserTokenLimit)
+	srv.Use(depthLimit{max: cfg.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	for _, ext := range cfg.Extensions {
+		srv.Use(ext)
+	}
+	srv.SetErrorPresenter(presentError(cfg.Logger))
+	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if graphql.GetOperationContext(ctx).Operation.Operation != ast.Subscription {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, cfg.OperationTimeout)
+			// The response handler runs after this returns; cancel once it has produced.
+			respond := next(withLoaders(ctx, b))
+			return func(ctx context.Context) *graphql.Response {
+				resp := respond(ctx)
+				cancel()
+				return resp
+			}
+		}
+		return next(withLoaders(ctx, b))
+	})
+	return srv
+}
+
+// originPatterns turns allowed origins ("http://localhost:5173") into the host patterns
+// coder/websocket matches against the Origin header.
+func originPatterns(origins []string) []string {
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if i := len("https://"); len(o) > i && o[:i] == "https://" {
+			o = o[i:]
+		} else if i := len("http://"); len(o) > i && o[:i] == "http://" {
+			o = o[i:]
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// complexity makes connections cost `first` times their selection, so a deep nest of large
+// pages is refused before it runs.
+func complexity() ComplexityRoot {
+	var c ComplexityRoot
+	perPage := func(child int, first *int) int {
+		n := defaultPageSize
+		if first != nil && *first > 0 {
+			n = *first
+		}
+		return 1 + n*child
+	}
+	c.Query.Accounts = func(child int, first *int, _ *string, _ *model.AccountFilter, _ *model.AccountOrder) int {
+		return perPage(child, first)
+	}
+	c.Account.Contacts = func(child int, first *int, _ *string) int { return perPage(child, first) }
+	c.Account.Timeline = func(child int, first *int, _ *string, _ []model.TimelineKind) int {
+		return perPage(child, first)
+	}
+	list := func(child int) int { return 1 + listComplexity*child }
+	c.Query.Users = list
+	c.Query.TeamRoles = list
+	c.Query.APIKeys = list
+	c.Workspace.TeamRoles = list
+	c.Account.Team = list
+	return c
+}

@@ -1,0 +1,63 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/invalid"
+)
+
+// Kinds of global ids; a global id is base64url("Kind:uuid"), opaque to clients.
+const (
+	kindAccount       = "Account"
+	kindContact       = "Contact"
+	kindTimelineEntry = "TimelineEntry"
+	kindUser          = "User"
+	kindAPIKey        = "ApiKey"
+	kindTeamRole      = "TeamRole"
+	kindWorkspace     = "Workspace"
+)
+
+func globalID(kind string, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + id.String()))
+}
+
+// splitID decodes a global id into its kind and database id.
+func splitID(id string) (string, uuid.UUID, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil {
+		return "", uuid.Nil, false
+	}
+	kind, rest, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", uuid.Nil, false
+	}
+	u, err := uuid.Parse(rest)
+	if err != nil {
+		return "", uuid.Nil, false
+	}
+	return kind, u, true
+}
+
+// parseID decodes a global id that must be of kind. A malformed id or one of another kind
+// answers NOT_FOUND, exactly as an unknown id does.
+func parseID(id, kind string) (uuid.UUID, error) {
+	k, u, ok := splitID(id)
+	if !ok || k != kind {
+		return uuid.Nil, db.ErrNotFound
+	}
+	return u, nil
+}
+
+// parseInputID decodes a global id given inside an input object; a bad one is bad input on
+// field, since the mutation's target itself was found.
+func parseInputID(id, kind, field string) (uuid.UUID, error) {
+	u, err := parseID(id, kind)
+	if err != nil {
+		return uuid.Nil, invalid.Field(field, "no such %s", strings.ToLower(kind))
+	}
+	return u, nil
+}

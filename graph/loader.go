@@ -1,0 +1,145 @@
+package graph
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/db"
+)
+
+// loaderWait is how long a loader gathers keys before it fetches them in one query.
+const loaderWait = 2 * time.Millisecond
+
+// loaders batch the relation fields of one operation: each fetch is one query whatever the
+// page size, so a list of N accounts costs the same number of statements as a list of one.
+type loaders struct {
+	bun    *bun.DB
+	tenant db.Tenant
+
+	users         *dataloadgen.Loader[uuid.UUID, *db.Member]
+	teamRoles     *dataloadgen.Loader[uuid.UUID, *db.TeamRole]
+	accounts      *dataloadgen.Loader[uuid.UUID, *db.Account]
+	teams         *dataloadgen.Loader[uuid.UUID, []db.AccountTeamMember]
+	contactCounts *dataloadgen.Loader[uuid.UUID, int]
+
+	mu            sync.Mutex
+	firstContacts map[int]*dataloadgen.Loader[uuid.UUID, []db.Contact]
+}
+
+type loadersKey struct{}
+
+// withLoaders gives an operation its own loaders (their caches must not outlive it).
+func withLoaders(ctx context.Context, b *bun.DB) context.Context {
+	v, ok := auth.ViewerFrom(ctx)
+	if !ok {
+		return ctx
+	}
+	l := &loaders{bun: b, tenant: v.Tenant(), firstContacts: map[int]*dataloadgen.Loader[uuid.UUID, []db.Contact]{}}
+	opt := dataloadgen.WithWait(loaderWait)
+	l.users = dataloadgen.NewMappedLoader(l.fetchUsers, opt)
+	l.teamRoles = dataloadgen.NewMappedLoader(l.fetchTeamRoles, opt)
+	l.accounts = dataloadgen.NewMappedLoader(l.fetchAccounts, opt)
+	l.teams = dataloadgen.NewLoader(l.fetchTeams, opt)
+	l.contactCounts = dataloadgen.NewLoader(l.fetchContactCounts, opt)
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+func loadersFrom(ctx context.Context) *loaders {
+	return ctx.Value(loadersKey{}).(*loaders)
+}
+
+func (l *loaders) fetchUsers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.Member, error) {
+	rows, err := db.UsersByIDs(ctx, l.bun, l.tenant, ids)
+	out := make(map[uuid.UUID]*db.Member, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, err
+}
+
+func (l *loaders) fetchTeamRoles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.TeamRole, error) {
+	rows, err := db.TeamRolesByIDs(ctx, l.bun, l.tenant, ids)
+	out := make(map[uuid.UUID]*db.TeamRole, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, err
+}
+
+func (l *loaders) fetchAccounts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.Account, error) {
+	rows, err := db.AccountsByIDs(ctx, l.bun, l.tenant, ids)
+	out := make(map[uuid.UUID]*db.Account, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, err
+}
+
+func (l *loaders) fetchTeams(ctx context.Context, ids []uuid.UUID) ([][]db.AccountTeamMember, []error) {
+	rows, err := db.TeamMembersByAccountIDs(ctx, l.bun, l.tenant, ids)
+	if err != nil {
+		return nil, repeatErr(err, len(ids))
+	}
+	byAccount := map[uuid.UUID][]db.AccountTeamMember{}
+	for _, r := range rows {
+		byAccount[r.AccountID] = append(byAccount[r.AccountID], r)
+	}
+	out := make([][]db.AccountTeamMember, len(ids))
+	for i, id := range ids {
+		out[i] = byAccount[id]
+	}
+	return out, nil
+}
+
+func (l *loaders) fetchContactCounts(ctx context.Context, ids []uuid.UUID) ([]int, []error) {
+	counts, err := db.CountContactsByAccountIDs(ctx, l.bun, l.tenant, ids)
+	if err != nil {
+		return nil, repeatErr(err, len(ids))
+	}
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = counts[id]
+	}
+	return out, nil
+}
+
+// firstContactsLoader batches "the first n contacts" of many accounts; there is one loader
+// per n, since the n is part of the query.
+func (l *loaders) firstContactsLoader(n int) *dataloadgen.Loader[uuid.UUID, []db.Contact] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ld, ok := l.firstContacts[n]; ok {
+		return ld
+	}
+	ld := dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([][]db.Contact, []error) {
+		rows, err := db.FirstContactsByAccountIDs(ctx, l.bun, l.tenant, ids, n)
+		if err != nil {
+			return nil, repeatErr(err, len(ids))
+		}
+		byAccount := map[uuid.UUID][]db.Contact{}
+		for _, r := range rows {
+			byAccount[r.AccountID] = append(byAccount[r.AccountID], r)
+		}
+		out := make([][]db.Contact, len(ids))
+		for i, id := range ids {
+			out[i] = byAccount[id]
+		}
+		return out, nil
+	}, dataloadgen.WithWait(loaderWait))
+	l.firstContacts[n] = ld
+	return ld
+}
+
+func repeatErr(err error, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}

@@ -1,0 +1,47 @@
+// Package invalid describes bad input: an error that names the offending field, so the GraphQL
+// error presenter can answer BAD_USER_INPUT with extensions.field and the client can point at it.
+package invalid
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error is bad input in one field. Field is a path in the input as the client sent it, e.g.
+// "input.email" or "events[3].occurredAt".
+type Error struct {
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
+
+// Field reports that field holds a bad value.
+func Field(field, format string, args ...any) error {
+	return &Error{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// As returns the *Error inside err, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Prefix returns err with its field nested under prefix ("events[3]" + "name" →
+// "events[3].name"); other errors pass through unchanged.
+func Prefix(prefix string, err error) error {
+	if e, ok := As(err); ok {
+		return &Error{Field: prefix + "." + e.Field, Message: e.Message}
+	}
+	return err
+}
+
+// Rename reports an error on field from as one on field to (the domain names a field
+// differently from the argument the client sent); other errors pass through unchanged.
+func Rename(from, to string, err error) error {
+	if e, ok := As(err); ok && e.Field == from {
+		return &Error{Field: to, Message: e.Message}
+	}
+	return err
+}
