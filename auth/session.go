@@ -27,10 +27,10 @@ const (
 )
 
 var (
-	// errInvalidCredentials is the one answer to a failed login, whether the email is unknown,
+	// ErrInvalidCredentials is the one answer to a failed login, whether the email is unknown,
 	// the password wrong or the user has no active membership, so none of these can be told
 	// apart.
-	errInvalidCredentials = fmt.Errorf("%w: invalid email or password", ErrUnauthenticated)
+	ErrInvalidCredentials = fmt.Errorf("%w: invalid email or password", ErrUnauthenticated)
 	// errInvalidRefresh answers an unknown, expired or revoked refresh token, or one whose user
 	// was disabled.
 	errInvalidRefresh = fmt.Errorf("%w: invalid refresh token", ErrUnauthenticated)
@@ -88,11 +88,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Session, 
 		hash = u.PasswordHash
 	}
 	if !checkPassword(hash, password, s.passwordCost()) {
-		return nil, errInvalidCredentials
+		return nil, ErrInvalidCredentials
 	}
 	m, err := db.EarliestActiveMembership(ctx, s.DB, u.ID)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, errInvalidCredentials
+		return nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)

@@ -96,7 +96,7 @@ func classify(err error) (code, msg string) {
 // unauthenticatedMessage keeps the login failure message (it is written for users) and hides
 // the cause of other failures (which token check failed helps attackers, not users).
 func unauthenticatedMessage(err error) string {
-	if strings.Contains(err.Error(), "invalid email or password") {
+	if errors.Is(err, auth.ErrInvalidCredentials) {
 		return "invalid email or password"
 	}
 	return "authentication required"

@@ -150,4 +150,3 @@ func rawJSON(j model.JSON) *json.RawMessage {
 	raw := json.RawMessage(j)
 	return &raw
 }
-

@@ -7,6 +7,7 @@ import (
 	"os"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -539,6 +540,13 @@ func writeBatch(ctx context.Context, pool *pgxpool.Pool, b *bulkBatch) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 			return fmt.Errorf("relax commit: %w", err)
+		}
+		if x := os.Getenv("SEED_SET"); x != "" {
+			for _, stmt := range strings.Split(x, ";") {
+				if _, err := tx.Exec(ctx, "SET LOCAL "+stmt); err != nil {
+					return err
+				}
+			}
 		}
 		ws := pguuid(b.workspaceID)
 		if err := copyRows(ctx, tx, "accounts", accountColumns, b.accounts, func(a *bulkAccount, v []any) {

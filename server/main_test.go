@@ -1,0 +1,9 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/stewardhq/steward/db/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
