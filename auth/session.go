@@ -79,7 +79,11 @@ type Session struct {
 // earliest membership that is not disabled. An unknown email, a wrong password and a user without
 // an active membership all give the same ErrUnauthenticated in about the same time.
 func (s *Service) Login(ctx context.Context, email, password string) (*Session, error) {
-	u, err := db.GetUserByEmail(ctx, s.DB, strings.TrimSpace(email))
+	email = strings.TrimSpace(email)
+	if err := s.checkLoginThrottle(ctx, email); err != nil {
+		return nil, err
+	}
+	u, err := db.GetUserByEmail(ctx, s.DB, email)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return nil, fmt.Errorf("login: %w", err)
 	}
@@ -88,11 +92,14 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Session, 
 		hash = u.PasswordHash
 	}
 	if !checkPassword(hash, password, s.passwordCost()) {
-		return nil, ErrInvalidCredentials
+		return nil, s.loginFailed(ctx, email)
 	}
 	m, err := db.EarliestActiveMembership(ctx, s.DB, u.ID)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrInvalidCredentials
+		return nil, s.loginFailed(ctx, email)
+	}
+	if err := db.ClearLoginFailures(ctx, s.DB, loginKey(email)); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)

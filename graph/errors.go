@@ -29,9 +29,6 @@ const (
 	CodeInternal        = "INTERNAL"
 )
 
-// ErrRateLimited is returned when a caller exceeds a rate limit.
-var ErrRateLimited = errors.New("rate limited")
-
 // presentError is the one place that maps errors to client-facing GraphQL errors: known
 // domain errors get a code and a safe message; anything else is logged and answered INTERNAL,
 // so no SQL, stack or internal text reaches a client.
@@ -80,7 +77,7 @@ func classify(err error) (code, msg string) {
 		return CodeConflict, "this conflicts with existing data"
 	case errors.Is(err, db.ErrNotFound), errors.Is(err, dataloadgen.ErrNotFound):
 		return CodeNotFound, "not found"
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, auth.ErrRateLimited):
 		return CodeRateLimited, "too many requests; try again later"
 	case errors.Is(err, db.ErrInvalidValue), errors.Is(err, db.ErrInvalidReference):
 		return CodeBadUserInput, "a value in the input is not valid"
