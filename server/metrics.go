@@ -49,6 +49,10 @@ func newMetrics(pool *pgxpool.Pool) *metrics {
 	return m
 }
 
+// maxOperationLabel bounds operation names used as metric labels; longer ones count as
+// "unknown" so a client cannot blow up label sizes.
+const maxOperationLabel = 64
+
 // operationMetrics is a gqlgen extension that counts and times operations and counts errors
 // by code.
 type operationMetrics struct{ m *metrics }
@@ -62,16 +66,16 @@ func (operationMetrics) ExtensionName() string                   { return "Opera
 func (operationMetrics) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (o operationMetrics) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	start := time.Now()
 	resp := next(ctx)
-	name, typ := "unknown", "unknown"
+	name, typ, start := "unknown", "unknown", time.Now()
 	if graphql.HasOperationContext(ctx) {
 		op := graphql.GetOperationContext(ctx)
-		if op.OperationName != "" {
-			name = op.OperationName
-		}
+		start = op.Stats.OperationStart // includes parsing and validation
 		if op.Operation != nil {
 			typ = string(op.Operation.Operation)
+			if op.Operation.Name != "" && len(op.Operation.Name) <= maxOperationLabel {
+				name = op.Operation.Name
+			}
 		}
 	}
 	o.m.requests.WithLabelValues(name, typ).Inc()

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stewardhq/steward/db/dbtest"
+	"github.com/stewardhq/steward/seed"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// TestServeLifecycle runs `steward serve --seed-demo` as make run does (against the test
+// database): it migrates, seeds, answers the demo login, and shuts down cleanly on cancel.
+func TestServeLifecycle(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	t.Setenv("DATABASE_URL", dbtest.DB(t).URL)
+	t.Setenv("STEWARD_ADDR", addr)
+	t.Setenv("STEWARD_DATA_DIR", t.TempDir())
+	t.Setenv("STEWARD_LOG_LEVEL", "warn")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(ctx, []string{"serve", "--seed-demo"})
+		done <- err
+	}()
+
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 60*time.Second, 100*time.Millisecond, "server never became ready")
+
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { role } } }`,
+		"variables": map[string]any{"e": seed.DemoAdminEmail, "p": seed.DemoAdminPassword},
+	})
+	resp, err := http.Post("http://"+addr+"/graphql", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	var out struct {
+		Data struct {
+			Login struct {
+				AccessToken string                `json:"accessToken"`
+				User        struct{ Role string } `json:"user"`
+			} `json:"login"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	resp.Body.Close()
+	require.NotEmpty(t, out.Data.Login.AccessToken)
+	require.Equal(t, "ADMIN", out.Data.Login.User.Role)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down within 30s")
+	}
+	_, err = http.Get("http://" + addr + "/healthz")
+	require.Error(t, err, "server still accepting after shutdown")
+}
