@@ -186,7 +186,7 @@ func InsertAccount(ctx context.Context, idb bun.IDB, t Tenant, a *Account) error
 // UpdateAccount writes every column of a back and refreshes updated_at.
 func UpdateAccount(ctx context.Context, idb bun.IDB, t Tenant, a *Account) error {
 	res, err := t.Update(idb, a).
-		ExcludeColumn("workspace_id", "id", "created_at").
+		ExcludeColumn("workspace_id", "id", "created_at", "updated_at").
 		Set("updated_at = now()").
 		WherePK().Returning("*").Exec(ctx)
 	if err != nil {

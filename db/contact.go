@@ -92,7 +92,7 @@ func InsertContact(ctx context.Context, idb bun.IDB, t Tenant, c *Contact) error
 // UpdateContact writes every column of c back and refreshes updated_at.
 func UpdateContact(ctx context.Context, idb bun.IDB, t Tenant, c *Contact) error {
 	res, err := t.Update(idb, c).
-		ExcludeColumn("workspace_id", "id", "account_id", "created_at").
+		ExcludeColumn("workspace_id", "id", "account_id", "created_at", "updated_at").
 		Set("updated_at = now()").
 		WherePK().Returning("*").Exec(ctx)
 	if err != nil {
