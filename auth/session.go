@@ -98,10 +98,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Session, 
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, s.loginFailed(ctx, email)
 	}
-	if err := db.ClearLoginFailures(ctx, s.DB, loginKey(email)); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	if err != nil {
+	if err := db.ClearLoginFailures(ctx, s.DB, loginKey(email)); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	sess, err := s.newSession(ctx, s.DB, m, uuid.New(), s.now())
