@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -58,19 +59,7 @@ func New(cfg Config, deps Deps) *Server {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := deps.Pool.Ping(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
-			return
-		}
-		if n, err := db.Pending(ctx, deps.Bun); err != nil || n > 0 {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "migrations pending", "pending": n})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.Handle("GET /readyz", readiness(deps))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 
 	c := cors.New(cors.Options{
@@ -122,6 +111,33 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// readinessTimeout bounds the readiness probe; a pool busy for that long is not ready.
+const readinessTimeout = 5 * time.Second
+
+// readiness answers 200 when the database is reachable and every migration this binary knows
+// is applied. Once migrations were seen applied they stay applied (they are never rolled back
+// under a running server), so later probes only ping the pool.
+func readiness(deps Deps) http.Handler {
+	var migrated atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readinessTimeout)
+		defer cancel()
+		if err := deps.Pool.Ping(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			return
+		}
+		if !migrated.Load() {
+			n, err := db.Pending(ctx, deps.Bun)
+			if err != nil || n > 0 {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "migrations pending", "pending": n})
+				return
+			}
+			migrated.Store(true)
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
