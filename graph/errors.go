@@ -44,6 +44,12 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			gqlErr.Extensions = map[string]any{}
 		}
 		code, msg := classify(cause)
+		if field, ok := argumentPath(ctx, gqlErr.Path); ok && code == CodeInternal {
+			// A scalar (Date, JSON, Time) refused a value while gqlgen decoded the arguments;
+			// its message is written for clients.
+			code, msg = CodeBadUserInput, fmt.Sprintf("%s: %s", field, cause.Error())
+			gqlErr.Extensions["field"] = field
+		}
 		if code == CodeBadUserInput || code == CodeConflict {
 			if in, ok := invalid.As(cause); ok {
 				field := in.Field
@@ -81,6 +87,8 @@ func classify(err error) (code, msg string) {
 		return CodeRateLimited, "too many requests; try again later"
 	case errors.Is(err, db.ErrInvalidValue), errors.Is(err, db.ErrInvalidReference):
 		return CodeBadUserInput, "a value in the input is not valid"
+	case err.Error() == "introspection disabled": // gqlgen's own error, not a sentinel
+		return CodeForbidden, "introspection is disabled on this server"
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeInternal, "the operation took too long"
 	}
@@ -106,6 +114,26 @@ func inputPath(p ast.Path) string {
 		parts = append(parts, fmt.Sprint(el))
 	}
 	return strings.Join(parts, ".")
+}
+
+// argumentPath returns where in the arguments an error arose ("input.renewalDate"), when its
+// path reaches below the field being resolved: gqlgen puts errors from decoding a field's
+// arguments there, and resolver errors at the field itself.
+func argumentPath(ctx context.Context, p ast.Path) (string, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return "", false
+	}
+	field := fc.Path()
+	if len(p) <= len(field) {
+		return "", false
+	}
+	for i := range field {
+		if p[i] != field[i] {
+			return "", false
+		}
+	}
+	return p[len(field):].String(), true
 }
 
 // recoverPanic turns a resolver panic into an INTERNAL error and logs it with its stack.

@@ -368,47 +368,39 @@ func (r *workspaceResolver) TeamRoles(ctx context.Context, obj *model.Workspace)
 	return convertAll(rows, err, toGraphTeamRole)
 }
 
-// Account returns AccountResolver implementation.
 func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
 
-// AccountConnection returns AccountConnectionResolver implementation.
 func (r *Resolver) AccountConnection() AccountConnectionResolver {
 	return &accountConnectionResolver{r}
 }
 
-// Contact returns ContactResolver implementation.
 func (r *Resolver) Contact() ContactResolver { return &contactResolver{r} }
 
-// ContactConnection returns ContactConnectionResolver implementation.
 func (r *Resolver) ContactConnection() ContactConnectionResolver {
 	return &contactConnectionResolver{r}
 }
 
-// Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
-// Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// TeamMember returns TeamMemberResolver implementation.
 func (r *Resolver) TeamMember() TeamMemberResolver { return &teamMemberResolver{r} }
 
-// TimelineEntry returns TimelineEntryResolver implementation.
 func (r *Resolver) TimelineEntry() TimelineEntryResolver { return &timelineEntryResolver{r} }
 
-// Viewer returns ViewerResolver implementation.
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
-// Workspace returns WorkspaceResolver implementation.
 func (r *Resolver) Workspace() WorkspaceResolver { return &workspaceResolver{r} }
 
-type accountResolver struct{ *Resolver }
-type accountConnectionResolver struct{ *Resolver }
-type contactResolver struct{ *Resolver }
-type contactConnectionResolver struct{ *Resolver }
-type mutationResolver struct{ *Resolver }
-type queryResolver struct{ *Resolver }
-type teamMemberResolver struct{ *Resolver }
-type timelineEntryResolver struct{ *Resolver }
-type viewerResolver struct{ *Resolver }
-type workspaceResolver struct{ *Resolver }
+type (
+	accountResolver           struct{ *Resolver }
+	accountConnectionResolver struct{ *Resolver }
+	contactResolver           struct{ *Resolver }
+	contactConnectionResolver struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
+	queryResolver             struct{ *Resolver }
+	teamMemberResolver        struct{ *Resolver }
+	timelineEntryResolver     struct{ *Resolver }
+	viewerResolver            struct{ *Resolver }
+	workspaceResolver         struct{ *Resolver }
+)

@@ -29,10 +29,11 @@ func As(err error) (*Error, bool) {
 }
 
 // Prefix returns err with its field nested under prefix ("events[3]" + "name" →
-// "events[3].name"); other errors pass through unchanged.
+// "events[3].name"); other errors pass through unchanged. What else err wraps is kept, so a
+// conflict stays errors.Is db.ErrConflict.
 func Prefix(prefix string, err error) error {
 	if e, ok := As(err); ok {
-		return &Error{Field: prefix + "." + e.Field, Message: e.Message}
+		return &renamed{err: &Error{Field: prefix + "." + e.Field, Message: e.Message}, cause: err}
 	}
 	return err
 }
@@ -41,7 +42,26 @@ func Prefix(prefix string, err error) error {
 // differently from the argument the client sent); other errors pass through unchanged.
 func Rename(from, to string, err error) error {
 	if e, ok := As(err); ok && e.Field == from {
-		return &Error{Field: to, Message: e.Message}
+		return &renamed{err: &Error{Field: to, Message: e.Message}, cause: err}
 	}
 	return err
 }
+
+// renamed is an *Error with a new field that still wraps the original error: As finds the
+// new *Error first, and errors.Is sees everything the original wrapped.
+type renamed struct {
+	err   *Error
+	cause error
+}
+
+func (r *renamed) Error() string { return r.err.Error() }
+
+func (r *renamed) As(target any) bool {
+	if p, ok := target.(**Error); ok {
+		*p = r.err
+		return true
+	}
+	return false
+}
+
+func (r *renamed) Unwrap() error { return r.cause }

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -73,8 +76,9 @@ func withAccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// withBodyLimit refuses request bodies larger than max; the GraphQL transport answers the
-// read error as a 4xx with a GraphQL error body.
+// withBodyLimit refuses request bodies larger than max with 413 and a GraphQL error body. A
+// body of unknown length (chunked) is read here first, since the GraphQL transport would
+// answer its read error with 200.
 func withBodyLimit(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
@@ -82,6 +86,19 @@ func withBodyLimit(max int64, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
+		if r.ContentLength < 0 {
+			body, err := io.ReadAll(r.Body)
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooBig):
+				http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`, http.StatusRequestEntityTooLarge)
+				return
+			case err != nil:
+				http.Error(w, `{"errors":[{"message":"could not read the request body","extensions":{"code":"BAD_USER_INPUT"}}]}`, http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		next.ServeHTTP(w, r)
 	})
 }
