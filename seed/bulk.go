@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,11 +109,13 @@ func orDefault(n, def int) int {
 	return n
 }
 
-// BulkResult is what Bulk wrote.
+// BulkResult is what Bulk wrote. After an error it counts what was committed before it.
 type BulkResult struct {
+	// WorkspaceID is the workspace filled: the one given, or the one created.
 	WorkspaceID uuid.UUID
 	// Users is the number of users Bulk created (none when the workspace already had CSMs).
-	Users    int
+	Users int
+	// Accounts, Contacts and Events are the rows committed.
 	Accounts int64
 	Contacts int64
 	Events   int64
@@ -171,8 +171,6 @@ func Bulk(ctx context.Context, pool *pgxpool.Pool, opts BulkOptions) (*BulkResul
 			progressbar.OptionSetWriter(opts.Progress),
 			progressbar.OptionSetDescription("accounts"),
 			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("accounts"),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(250*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(opts.Progress) }),
@@ -476,11 +474,20 @@ func (g *bulkGen) batch(i int) *bulkBatch {
 		span := float64(until.Sub(from))
 		for e := range o.EventsPerAccount {
 			u := r.Float64()
-			at := until.Add(-time.Duration(u * u * span)).Truncate(time.Microsecond)
+			at := until.Add(-time.Duration(u * u * span))
 			name := eventLogin
 			if e > 0 {
 				name = pick(r, bulkEvents)
 			}
+			// People work office hours in their region; syncs run at night.
+			hour := workdayStart(a.p.region) + time.Duration(r.IntN(9*3600))*time.Second
+			if name == eventSyncCompleted {
+				hour = 2*time.Hour + time.Duration(r.IntN(3600))*time.Second
+			}
+			if t := at.Truncate(day).Add(hour); !t.Before(from) && !t.After(until) {
+				at = t
+			}
+			at = at.Truncate(time.Microsecond)
 			ev := bulkEvent{accountID: a.id, name: name, at: at, props: propertiesFor(r, name)}
 			if name != eventSyncCompleted && len(contacts) > 0 {
 				c := &contacts[r.IntN(len(contacts))]
@@ -498,13 +505,30 @@ func (g *bulkGen) batch(i int) *bulkBatch {
 			clientID = append(clientID[:0], 'b')
 			clientID = append(clientID, g.runTag...)
 			clientID = append(clientID, '-')
-			clientID = strconv.AppendUint(clientID, eventSeq, 36)
+			clientID = appendBase36(clientID, eventSeq, clientIDDigits)
 			eventSeq++
 			ev.clientID = string(clientID)
 			b.events = append(b.events, ev)
 		}
 	}
 	return b
+}
+
+// clientIDDigits is the width of the sequence in bulk client event ids: fixed, so that ids sort
+// in generation order and the unique index grows at its right edge. Six base-36 digits count to
+// about 2.2 billion events per run (beyond that ids get longer: still unique, no longer sorted).
+const clientIDDigits = 6
+
+// appendBase36 appends n in base 36, zero-padded to width digits.
+func appendBase36(dst []byte, n uint64, width int) []byte {
+	var buf [13]byte
+	i := len(buf)
+	for n > 0 || len(buf)-i < width {
+		i--
+		buf[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[n%36]
+		n /= 36
+	}
+	return append(dst, buf[i:]...)
 }
 
 // zeroPad formats n in decimal with at least width digits.
@@ -540,13 +564,6 @@ func writeBatch(ctx context.Context, pool *pgxpool.Pool, b *bulkBatch) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 			return fmt.Errorf("relax commit: %w", err)
-		}
-		if x := os.Getenv("SEED_SET"); x != "" {
-			for _, stmt := range strings.Split(x, ";") {
-				if _, err := tx.Exec(ctx, "SET LOCAL "+stmt); err != nil {
-					return err
-				}
-			}
 		}
 		ws := pguuid(b.workspaceID)
 		if err := copyRows(ctx, tx, "accounts", accountColumns, b.accounts, func(a *bulkAccount, v []any) {
@@ -587,11 +604,7 @@ func copyRows[T any](ctx context.Context, tx pgx.Tx, table string, columns []str
 		return nil
 	}
 	src := &rowSource[T]{rows: rows, fill: fill, vals: make([]any, len(columns))}
-	t0 := time.Now()
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, src)
-	if os.Getenv("SEED_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "copy %s %d rows %s\n", table, n, time.Since(t0))
-	}
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", table, err)
 	}
