@@ -340,3 +340,33 @@ func TestSetTeam(t *testing.T) {
 	_, err = b.svc.SetTeam(b.ctx, b.tenant, uuid.New(), []TeamAssignment{{csm, ana}})
 	require.ErrorIs(t, err, db.ErrNotFound)
 }
+
+func TestSetTeamKeepsWhenStayingMembersJoined(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	roles, err := db.ListTeamRoles(b.ctx, b.db.Bun, b.tenant)
+	require.NoError(t, err)
+	csm := roles[0].ID
+	ana, bo := b.createMember(t), b.createMember(t)
+	a := b.createAccount(t, accountOpts{})
+
+	joined := func() map[uuid.UUID]time.Time {
+		t.Helper()
+		rows, err := db.TeamMembersByAccountIDs(b.ctx, b.db.Bun, b.tenant, []uuid.UUID{a.ID})
+		require.NoError(t, err)
+		out := map[uuid.UUID]time.Time{}
+		for _, r := range rows {
+			out[r.UserID] = r.CreatedAt
+		}
+		return out
+	}
+	_, err = b.svc.SetTeam(b.ctx, b.tenant, a.ID, []TeamAssignment{{csm, ana}})
+	require.NoError(t, err)
+	first := joined()[ana]
+	_, err = b.svc.SetTeam(b.ctx, b.tenant, a.ID, []TeamAssignment{{csm, bo}, {csm, ana}})
+	require.NoError(t, err)
+	after := joined()
+	require.Len(t, after, 2)
+	require.True(t, after[ana].Equal(first), "a member who stays keeps the time they joined")
+	require.False(t, after[bo].Before(first))
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // AccountFilter narrows an account listing; zero fields do not filter.
@@ -211,10 +212,19 @@ func TeamMembersByAccountIDs(ctx context.Context, idb bun.IDB, t Tenant, ids []u
 	return rows, nil
 }
 
-// ReplaceAccountTeam replaces an account's team; run it inside a transaction.
+// ReplaceAccountTeam makes the account's team exactly members; run it inside a transaction.
+// Members who stay keep their row (and so when they joined, which decides who gets a role's
+// tasks); only removed members are deleted and only new ones inserted.
 func ReplaceAccountTeam(ctx context.Context, tx bun.Tx, t Tenant, accountID uuid.UUID, members []AccountTeamMember) error {
-	if _, err := t.Delete(tx, (*AccountTeamMember)(nil)).Where("account_id = ?", accountID).Exec(ctx); err != nil {
-		return mapErr("clear account team", err)
+	roles := make([]uuid.UUID, len(members))
+	users := make([]uuid.UUID, len(members))
+	for i, m := range members {
+		roles[i], users[i] = m.TeamRoleID, m.UserID
+	}
+	if _, err := t.Delete(tx, (*AccountTeamMember)(nil)).Where("atm.account_id = ?", accountID).
+		Where("(atm.team_role_id, atm.user_id) NOT IN (SELECT * FROM unnest(?::uuid[], ?::uuid[]))",
+			pgdialect.Array(roles), pgdialect.Array(users)).Exec(ctx); err != nil {
+		return mapErr("remove account team members", err)
 	}
 	if len(members) == 0 {
 		return nil
@@ -224,8 +234,8 @@ func ReplaceAccountTeam(ctx context.Context, tx bun.Tx, t Tenant, accountID uuid
 		members[i].AccountID = accountID
 		rows[i] = &members[i]
 	}
-	if _, err := Insert(t, tx, rows...).Exec(ctx); err != nil {
-		return mapErr("insert account team", err)
+	if _, err := Insert(t, tx, rows...).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return mapErr("insert account team members", err)
 	}
 	return nil
 }
