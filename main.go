@@ -24,7 +24,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 
-	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/pgcluster"
@@ -146,7 +145,7 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 			Bun:      b,
 			Pool:     pool,
 			Auth:     authService,
-			Resolver: &graph.Resolver{AccountService: &account.Service{DB: b, Now: time.Now}, AuthService: authService},
+			Resolver: graph.NewResolver(b, authService, time.Now),
 			Logger:   logger,
 		})
 		return srv.Run(ctx, func(addr string) {

@@ -103,3 +103,12 @@ func UpdateContact(ctx context.Context, idb bun.IDB, t Tenant, c *Contact) error
 	}
 	return nil
 }
+
+// ContactsByIDs loads contacts by id; missing ids are simply absent from the result.
+func ContactsByIDs(ctx context.Context, idb bun.IDB, t Tenant, ids []uuid.UUID) ([]Contact, error) {
+	var rows []Contact
+	if err := t.Select(idb, &rows).Where("c.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, mapErr("load contacts", err)
+	}
+	return rows, nil
+}

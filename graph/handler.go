@@ -147,7 +147,9 @@ func complexity() ComplexityRoot {
 	c.Account.Timeline = func(child int, first *int, _ *string, _ []model.TimelineKind) int {
 		return perPage(child, first)
 	}
+	c.Query.Tasks = func(child int, first *int, _ *string, _ *model.TaskFilter) int { return perPage(child, first) }
 	list := func(child int) int { return 1 + listComplexity*child }
+	c.Query.OverdueTaskCounts = func(child int, _ model.OverdueGrouping) int { return list(child) }
 	c.Query.Users = list
 	c.Query.TeamRoles = list
 	c.Query.APIKeys = list

@@ -25,6 +25,7 @@ type loaders struct {
 	users         *dataloadgen.Loader[uuid.UUID, *db.Member]
 	teamRoles     *dataloadgen.Loader[uuid.UUID, *db.TeamRole]
 	accounts      *dataloadgen.Loader[uuid.UUID, *db.Account]
+	contacts      *dataloadgen.Loader[uuid.UUID, *db.Contact]
 	teams         *dataloadgen.Loader[uuid.UUID, []db.AccountTeamMember]
 	contactCounts *dataloadgen.Loader[uuid.UUID, int]
 
@@ -45,6 +46,7 @@ func withLoaders(ctx context.Context, b *bun.DB) context.Context {
 	l.users = dataloadgen.NewMappedLoader(l.fetchUsers, opt)
 	l.teamRoles = dataloadgen.NewMappedLoader(l.fetchTeamRoles, opt)
 	l.accounts = dataloadgen.NewMappedLoader(l.fetchAccounts, opt)
+	l.contacts = dataloadgen.NewMappedLoader(l.fetchContacts, opt)
 	l.teams = dataloadgen.NewLoader(l.fetchTeams, opt)
 	l.contactCounts = dataloadgen.NewLoader(l.fetchContactCounts, opt)
 	return context.WithValue(ctx, loadersKey{}, l)
@@ -75,6 +77,15 @@ func (l *loaders) fetchTeamRoles(ctx context.Context, ids []uuid.UUID) (map[uuid
 func (l *loaders) fetchAccounts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.Account, error) {
 	rows, err := db.AccountsByIDs(ctx, l.bun, l.tenant, ids)
 	out := make(map[uuid.UUID]*db.Account, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, err
+}
+
+func (l *loaders) fetchContacts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.Contact, error) {
+	rows, err := db.ContactsByIDs(ctx, l.bun, l.tenant, ids)
+	out := make(map[uuid.UUID]*db.Contact, len(rows))
 	for i := range rows {
 		out[rows[i].ID] = &rows[i]
 	}

@@ -5,14 +5,29 @@
 package graph
 
 import (
+	"time"
+
+	"github.com/uptrace/bun"
+
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/task"
 )
 
 //go:generate go tool gqlgen generate
+
+// NewResolver builds the domain services the resolvers call, on one database and clock.
+func NewResolver(b *bun.DB, authService *auth.Service, now func() time.Time) *Resolver {
+	return &Resolver{
+		AccountService: &account.Service{DB: b, Now: now},
+		AuthService:    authService,
+		TaskService:    &task.Service{DB: b, Now: now},
+	}
+}
 
 // Resolver is the one place that holds the resolvers' dependencies.
 type Resolver struct {
 	AccountService *account.Service
 	AuthService    *auth.Service
+	TaskService    *task.Service
 }

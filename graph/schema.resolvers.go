@@ -7,8 +7,11 @@ package graph
 
 import (
 	"context"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stewardhq/steward/account"
+	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/graph/model"
 	"github.com/stewardhq/steward/invalid"
 )
@@ -249,6 +252,57 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (*model.
 	return convertOrErr(k, err, toGraphAPIKey)
 }
 
+func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTaskInput) (*model.Task, error) {
+	in, err := toNewTask(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.TaskService.CreateManual(ctx, viewer(ctx).Tenant(), in)
+	return convertOrErr(t, invalid.Prefix("input", err), toGraphTask)
+}
+
+func (r *mutationResolver) CompleteTask(ctx context.Context, id string) (*model.Task, error) {
+	return taskAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Task, error) {
+		return r.TaskService.Complete(ctx, t, id, viewerUserOrNil(ctx))
+	})
+}
+
+func (r *mutationResolver) ReopenTask(ctx context.Context, id string) (*model.Task, error) {
+	return taskAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Task, error) {
+		return r.TaskService.Reopen(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) ReassignTask(ctx context.Context, id string, assignee model.AssigneeInput) (*model.Task, error) {
+	to, err := toAssignee(&assignee, "assignee")
+	if err != nil {
+		return nil, err
+	}
+	return taskAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Task, error) {
+		return r.TaskService.Reassign(ctx, t, id, to)
+	})
+}
+
+func (r *mutationResolver) SnoozeTask(ctx context.Context, id string, until time.Time) (*model.Task, error) {
+	return taskAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Task, error) {
+		return r.TaskService.Snooze(ctx, t, id, until)
+	})
+}
+
+func (r *mutationResolver) CancelTask(ctx context.Context, id string) (*model.Task, error) {
+	return taskAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Task, error) {
+		return r.TaskService.Cancel(ctx, t, id, viewerUserOrNil(ctx))
+	})
+}
+
+func (r *overdueCountResolver) User(ctx context.Context, obj *model.OverdueCount) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.UserID)
+}
+
+func (r *overdueCountResolver) TeamRole(ctx context.Context, obj *model.OverdueCount) (*model.TeamRole, error) {
+	return loadTeamRole(ctx, obj.TeamRoleID)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*model.Viewer, error) {
 	return toGraphViewer(viewer(ctx)), nil
@@ -313,6 +367,65 @@ func (r *queryResolver) TeamRoles(ctx context.Context) ([]*model.TeamRole, error
 func (r *queryResolver) APIKeys(ctx context.Context) ([]*model.APIKey, error) {
 	rows, err := r.AuthService.ListAPIKeys(ctx, viewer(ctx))
 	return convertAll(rows, err, toGraphAPIKey)
+}
+
+func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, filter *model.TaskFilter) (*model.TaskConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	f, err := toTaskFilter(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	cursor, err := decodeCursor(after, "tasks")
+	if err != nil {
+		return nil, err
+	}
+	rows, hasNext, err := r.TaskService.List(ctx, viewer(ctx).Tenant(), f, n, cursor)
+	if err != nil {
+		return nil, invalid.Prefix("filter", err)
+	}
+	return toTaskConnection(rows, hasNext, f), nil
+}
+
+func (r *queryResolver) Task(ctx context.Context, id string) (*model.Task, error) {
+	taskID, err := parseID(id, kindTask)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.TaskService.Get(ctx, viewer(ctx).Tenant(), taskID)
+	return convertOrErr(t, err, toGraphTask)
+}
+
+func (r *queryResolver) OverdueTaskCounts(ctx context.Context, by model.OverdueGrouping) ([]*model.OverdueCount, error) {
+	rows, err := r.TaskService.OverdueCounts(ctx, viewer(ctx).Tenant(), overdueGroupings[by])
+	out, err := convertAll(rows, err, func(c *db.OverdueCount) *model.OverdueCount { return toGraphOverdueCount(c, by) })
+	return out, err
+}
+
+func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
+	return loadAccount(ctx, obj.AccountID)
+}
+
+func (r *taskResolver) Contact(ctx context.Context, obj *model.Task) (*model.Contact, error) {
+	return loadContact(ctx, obj.ContactID)
+}
+
+func (r *taskResolver) Assignee(ctx context.Context, obj *model.Task) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.AssigneeID)
+}
+
+func (r *taskResolver) TeamRole(ctx context.Context, obj *model.Task) (*model.TeamRole, error) {
+	return loadTeamRole(ctx, obj.TeamRoleID)
+}
+
+func (r *taskResolver) CompletedBy(ctx context.Context, obj *model.Task) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.CompletedByID)
+}
+
+func (r *taskConnectionResolver) TotalCount(ctx context.Context, obj *model.TaskConnection) (int, error) {
+	return r.TaskService.Count(ctx, viewer(ctx).Tenant(), obj.Filter)
 }
 
 // Role is the resolver for the role field.
@@ -382,7 +495,13 @@ func (r *Resolver) ContactConnection() ContactConnectionResolver {
 
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
+func (r *Resolver) OverdueCount() OverdueCountResolver { return &overdueCountResolver{r} }
+
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
+
+func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
+
+func (r *Resolver) TaskConnection() TaskConnectionResolver { return &taskConnectionResolver{r} }
 
 func (r *Resolver) TeamMember() TeamMemberResolver { return &teamMemberResolver{r} }
 
@@ -398,7 +517,10 @@ type (
 	contactResolver           struct{ *Resolver }
 	contactConnectionResolver struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
+	overdueCountResolver      struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	taskResolver              struct{ *Resolver }
+	taskConnectionResolver    struct{ *Resolver }
 	teamMemberResolver        struct{ *Resolver }
 	timelineEntryResolver     struct{ *Resolver }
 	viewerResolver            struct{ *Resolver }

@@ -215,3 +215,10 @@ func (in NewTask) validate(now time.Time) (*db.Task, error) {
 	}
 	return task, nil
 }
+
+// CreateManual creates a task a person asked for through the API, in its own transaction.
+func (s *Service) CreateManual(ctx context.Context, t db.Tenant, in NewTask) (*db.Task, error) {
+	in.Source = Source{Kind: db.TaskSourceManual}
+	task, _, err := s.Create(ctx, s.DB, t, in)
+	return task, err
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/task"
 )
 
 // Account is the API's view of a customer company. Owner, team, contacts and timeline are
@@ -140,4 +141,45 @@ type ContactConnection struct {
 	Edges     []*ContactEdge
 	PageInfo  *PageInfo
 	AccountID uuid.UUID
+}
+
+// Task is a unit of work for a person.
+type Task struct {
+	ID             string
+	DBID           uuid.UUID
+	AccountID      uuid.UUID
+	ContactID      *uuid.UUID
+	AssigneeID     *uuid.UUID
+	TeamRoleID     *uuid.UUID
+	CompletedByID  *uuid.UUID
+	Title          string
+	Description    string
+	AssignmentFlag *string
+	DueAt          *time.Time
+	Priority       TaskPriority
+	Status         TaskStatus
+	SnoozedUntil   *time.Time
+	Overdue        bool
+	Source         TaskSourceKind
+	SourceRef      *string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	CompletedAt    *time.Time
+}
+
+func (Task) IsNode()         {}
+func (t Task) GetID() string { return t.ID }
+
+// TaskConnection is a page of tasks; totalCount is resolved only when asked for.
+type TaskConnection struct {
+	Edges    []*TaskEdge
+	PageInfo *PageInfo
+	Filter   task.Filter
+}
+
+// OverdueCount is the number of overdue tasks of one assignee or team role.
+type OverdueCount struct {
+	UserID     *uuid.UUID
+	TeamRoleID *uuid.UUID
+	Count      int
 }

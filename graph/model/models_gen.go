@@ -53,6 +53,12 @@ type AccountOrder struct {
 	Direction OrderDirection    `json:"direction"`
 }
 
+// Who gets a task: a user, or the account team member in a role (falling back to the owner).
+type AssigneeInput struct {
+	UserID   *string `json:"userId,omitempty"`
+	TeamRole *string `json:"teamRole,omitempty"`
+}
+
 type AuthPayload struct {
 	AccessToken  string    `json:"accessToken"`
 	RefreshToken string    `json:"refreshToken"`
@@ -100,6 +106,17 @@ type CreateContactInput struct {
 	CustomAttributes JSON    `json:"customAttributes,omitempty"`
 }
 
+type CreateTaskInput struct {
+	AccountID   string  `json:"accountId"`
+	ContactID   *string `json:"contactId,omitempty"`
+	Title       string  `json:"title"`
+	Description *string `json:"description,omitempty"`
+	// Neither field: the account owner.
+	Assignee *AssigneeInput `json:"assignee,omitempty"`
+	DueAt    *time.Time     `json:"dueAt,omitempty"`
+	Priority *TaskPriority  `json:"priority,omitempty"`
+}
+
 type EventInput struct {
 	// The client's id for this event: a repeat with the same id is ignored.
 	ClientEventID string `json:"clientEventId"`
@@ -143,6 +160,28 @@ type RecordEventsPayload struct {
 	Accepted int `json:"accepted"`
 	// Events ignored because their clientEventId was already recorded.
 	Duplicates int `json:"duplicates"`
+}
+
+// Whose tasks: exactly one of the fields.
+type TaskAssigneeFilter struct {
+	Me     *bool   `json:"me,omitempty"`
+	UserID *string `json:"userId,omitempty"`
+	// A team role key (CSM, SALES, IMPLEMENTATION, EXECUTIVE_SPONSOR) or id.
+	TeamRole   *string `json:"teamRole,omitempty"`
+	Unassigned *bool   `json:"unassigned,omitempty"`
+}
+
+type TaskEdge struct {
+	Cursor string `json:"cursor"`
+	Node   *Task  `json:"node"`
+}
+
+type TaskFilter struct {
+	Assignee  *TaskAssigneeFilter `json:"assignee,omitempty"`
+	Status    []TaskStatus        `json:"status,omitempty"`
+	DueBefore *time.Time          `json:"dueBefore,omitempty"`
+	AccountID *string             `json:"accountId,omitempty"`
+	Overdue   *bool               `json:"overdue,omitempty"`
 }
 
 type TeamMemberInput struct {
@@ -410,6 +449,61 @@ func (e OrderDirection) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type OverdueGrouping string
+
+const (
+	OverdueGroupingAssignee OverdueGrouping = "ASSIGNEE"
+	OverdueGroupingTeamRole OverdueGrouping = "TEAM_ROLE"
+)
+
+var AllOverdueGrouping = []OverdueGrouping{
+	OverdueGroupingAssignee,
+	OverdueGroupingTeamRole,
+}
+
+func (e OverdueGrouping) IsValid() bool {
+	switch e {
+	case OverdueGroupingAssignee, OverdueGroupingTeamRole:
+		return true
+	}
+	return false
+}
+
+func (e OverdueGrouping) String() string {
+	return string(e)
+}
+
+func (e *OverdueGrouping) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OverdueGrouping(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OverdueGrouping", str)
+	}
+	return nil
+}
+
+func (e OverdueGrouping) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OverdueGrouping) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OverdueGrouping) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type Role string
 
 const (
@@ -464,6 +558,181 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TaskPriority string
+
+const (
+	TaskPriorityLow    TaskPriority = "LOW"
+	TaskPriorityNormal TaskPriority = "NORMAL"
+	TaskPriorityHigh   TaskPriority = "HIGH"
+	TaskPriorityUrgent TaskPriority = "URGENT"
+)
+
+var AllTaskPriority = []TaskPriority{
+	TaskPriorityLow,
+	TaskPriorityNormal,
+	TaskPriorityHigh,
+	TaskPriorityUrgent,
+}
+
+func (e TaskPriority) IsValid() bool {
+	switch e {
+	case TaskPriorityLow, TaskPriorityNormal, TaskPriorityHigh, TaskPriorityUrgent:
+		return true
+	}
+	return false
+}
+
+func (e TaskPriority) String() string {
+	return string(e)
+}
+
+func (e *TaskPriority) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskPriority(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskPriority", str)
+	}
+	return nil
+}
+
+func (e TaskPriority) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskPriority) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskPriority) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TaskSourceKind string
+
+const (
+	TaskSourceKindManual  TaskSourceKind = "MANUAL"
+	TaskSourceKindPlay    TaskSourceKind = "PLAY"
+	TaskSourceKindJourney TaskSourceKind = "JOURNEY"
+)
+
+var AllTaskSourceKind = []TaskSourceKind{
+	TaskSourceKindManual,
+	TaskSourceKindPlay,
+	TaskSourceKindJourney,
+}
+
+func (e TaskSourceKind) IsValid() bool {
+	switch e {
+	case TaskSourceKindManual, TaskSourceKindPlay, TaskSourceKindJourney:
+		return true
+	}
+	return false
+}
+
+func (e TaskSourceKind) String() string {
+	return string(e)
+}
+
+func (e *TaskSourceKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskSourceKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskSourceKind", str)
+	}
+	return nil
+}
+
+func (e TaskSourceKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskSourceKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskSourceKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TaskStatus string
+
+const (
+	TaskStatusOpen      TaskStatus = "OPEN"
+	TaskStatusDone      TaskStatus = "DONE"
+	TaskStatusCancelled TaskStatus = "CANCELLED"
+	TaskStatusSnoozed   TaskStatus = "SNOOZED"
+)
+
+var AllTaskStatus = []TaskStatus{
+	TaskStatusOpen,
+	TaskStatusDone,
+	TaskStatusCancelled,
+	TaskStatusSnoozed,
+}
+
+func (e TaskStatus) IsValid() bool {
+	switch e {
+	case TaskStatusOpen, TaskStatusDone, TaskStatusCancelled, TaskStatusSnoozed:
+		return true
+	}
+	return false
+}
+
+func (e TaskStatus) String() string {
+	return string(e)
+}
+
+func (e *TaskStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskStatus", str)
+	}
+	return nil
+}
+
+func (e TaskStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

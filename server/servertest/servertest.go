@@ -21,7 +21,6 @@ import (
 	"github.com/uptrace/bun"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/dbtest"
@@ -96,10 +95,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		Bun:  bunDB,
 		Pool: pool,
 		Auth: authService,
-		Resolver: &graph.Resolver{
-			AccountService: &account.Service{DB: bunDB, Now: time.Now},
-			AuthService:    authService,
-		},
+		Resolver: graph.NewResolver(bunDB, authService, time.Now),
 		Logger: logger,
 	})
 	hs := httptest.NewServer(srv.Handler())
