@@ -78,7 +78,7 @@ func TestTasksThroughAPI(t *testing.T) {
 	list := func(token, filter string) (int, []apiTask) {
 		var out struct {
 			Tasks struct {
-				TotalCount int `json:"totalCount"`
+				TotalCount int                      `json:"totalCount"`
 				Edges      []struct{ Node apiTask } `json:"edges"`
 			} `json:"tasks"`
 		}

@@ -92,11 +92,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	logger := slog.New(server.NewLogHandler(slog.NewTextHandler(io.Discard, nil)))
 	srv := server.New(cfg, server.Deps{
-		Bun:  bunDB,
-		Pool: pool,
-		Auth: authService,
+		Bun:      bunDB,
+		Pool:     pool,
+		Auth:     authService,
 		Resolver: graph.NewResolver(bunDB, authService, time.Now),
-		Logger: logger,
+		Logger:   logger,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
