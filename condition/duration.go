@@ -62,3 +62,17 @@ func parseDuration(s string) (span, error) {
 	}
 	return span{}, fmt.Errorf("%s", durationHint)
 }
+
+// ParseDuration parses a duration as conditions write it ("30s", "15m", "12h", "14d", "2w",
+// "3mo"): a positive whole number without a sign or leading zeros and one unit, a month being
+// 30 days, at most MaxDuration. Other packages use it so that every duration Steward stores
+// (a play's waits, timeouts and intervals) reads and means the same as in a condition. The
+// error is a message for a user ("must be a duration such as ..."), to attach to the field that
+// held s.
+func ParseDuration(s string) (time.Duration, error) {
+	sp, err := parseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	return sp.d, nil
+}

@@ -1,0 +1,140 @@
+// Package play holds Steward's plays: situational automations that run for one account or one
+// contact at a time, launched by hand or started by an event, a field change or a timer. This
+// part owns definitions and their versions (Definitions, ParseDefinition); the executor (runs,
+// River workers, delivery) builds on it in this package with its own service.
+//
+// # Plays, drafts and versions
+//
+// A play has a name, a description, a scope (ACCOUNT or CONTACT: what one run is about) and a
+// status. Its definition is edited as a draft, validated on every save for what it contains;
+// Publish validates it completely and freezes it as the next version (1, 2, ...), which the
+// database refuses to update. Runs pin the version they started on. Editing a published play
+// starts a new draft and changes nothing that runs until the next Publish. Name and description
+// are not versioned.
+//
+//	DRAFT --Publish--> ACTIVE <--Pause/Resume--> PAUSED
+//	  \                  |                          |
+//	   `------------ Archive (final) ---------------'--> ARCHIVED
+//
+// Pause and Resume are no-ops in the status they lead to; pausing or resuming a DRAFT, and any
+// change of an ARCHIVED play but archiving it again, is refused with ErrTransition (which also
+// wraps db.ErrConflict and an *invalid.Error on "status"). Publishing a PAUSED play keeps it
+// paused. Names are unique among a workspace's plays that are not archived, ignoring case.
+//
+// # Format
+//
+// A definition is a JSON object. The scope is not in it (it is stored on the play):
+//
+//	{
+//	  "trigger": {"kind": "SCHEDULE", "condition": {"event": "login", "op": "notWithin", "duration": "14d"}},
+//	  "entry":   {"not": {"field": "account.stage", "op": "eq", "value": "CHURNED"}},
+//	  "reentry": {"policy": "COOLDOWN", "cooldown": "30d"},
+//	  "goal":    {"eventSinceStart": "login"},
+//	  "exit":    {"field": "account.stage", "op": "eq", "value": "CHURNED"},
+//	  "steps": [
+//	    {"id": "nudge", "kind": "REPEAT_UNTIL", "until": {"eventSinceStart": "login"},
+//	     "interval": "4d", "maxTimes": 4, "steps": [
+//	      {"id": "email", "kind": "SEND_EMAIL", "to": "CONTACTS",
+//	       "subject": "Hi {{contact.firstName}}", "body": "..."},
+//	      {"id": "pause", "kind": "WAIT", "duration": "3d"},
+//	      {"id": "call", "kind": "CREATE_TASK", "title": "Call {{account.name}}",
+//	       "assignee": {"kind": "OWNER"}, "dueIn": "1d", "priority": "HIGH"}
+//	    ]}
+//	  ]
+//	}
+//
+// Triggers:
+//
+//	{"kind": "MANUAL"}                                          launched through the API
+//	{"kind": "EVENT", "event": "feature_used", "properties": {"feature": "reports"}}
+//	{"kind": "FIELD_CHANGE", "field": "account.stage", "from": "GROWTH", "to": "AT_RISK"}
+//	{"kind": "SCHEDULE", "condition": <condition>}              checked on a timer
+//
+// properties (optional) are top-level event properties that must be equal (strings and bools
+// exactly, numbers by value). FIELD_CHANGE watches a field a mutation can change, named as in
+// conditions (account.stage, account.healthScore, account.owner, account.renewalDate,
+// account.custom.<key>, contact.persona, ...; not account.tags' values); from and to are
+// optional and typed like a condition's value. In a CONTACT play an account field change
+// concerns every live contact of the account; a contact field in an ACCOUNT play is refused.
+// JOURNEY triggers and ENROLL_IN_JOURNEY steps are refused until journeys exist.
+//
+// entry (a condition) must hold when a run would start, whatever the trigger. reentry is ONCE
+// (at most one run per subject, ever), NOT_WHILE_ACTIVE (the default: not while a run of the
+// subject is active) or COOLDOWN with "cooldown" (also not until that long after the previous
+// run ended). goal ends a run as GOAL_MET when it holds, exit as EXITED.
+//
+// Steps run in order. Every step has "id" and "kind", and may have "name" (a label):
+//
+//	SEND_EMAIL        to (CONTACT | CONTACTS | CONTACTS_WITH_PERSONA | OWNER), personas, subject, body
+//	IN_APP_MESSAGE    to (CONTACT | CONTACTS | CONTACTS_WITH_PERSONA), personas, title, body,
+//	                  style (BANNER | MODAL | TOAST; default BANNER)
+//	CREATE_TASK       title, description, assignee, dueIn, priority (LOW | NORMAL | HIGH | URGENT;
+//	                  default NORMAL); assignee {"kind": "OWNER"}, {"kind": "TEAM_ROLE",
+//	                  "teamRole": "CSM"} or {"kind": "USER", "userId": <uuid>}
+//	UPDATE_ACCOUNT    operations: {"op": "setField", "field": stage|healthScore|renewalDate|owner,
+//	                  "value": ...}, {"op": "setCustom", "key": ..., "value": <any JSON; null
+//	                  removes>}, {"op": "addTag", "tag": ...}, {"op": "removeTag", "tag": ...}
+//	ADD_TIMELINE_NOTE body
+//	WAIT              duration
+//	WAIT_UNTIL        until, timeout, onTimeout (CONTINUE | EXIT; default CONTINUE)
+//	BRANCH            if, then [steps], else [steps]
+//	REPEAT_UNTIL      until, interval, maxTimes (1 to 100), steps [steps]
+//	SEND_WEBHOOK      url (http or https), body (a JSON object), headers, retries (0 to 10; default 3)
+//
+// CONTACT recipients exist in CONTACT plays only; personas go with CONTACTS_WITH_PERSONA only.
+// A REPEAT_UNTIL checks until before each round and ends as soon as it holds; after a round
+// that is not the last it waits interval. A null setField value clears healthScore,
+// renewalDate or owner. Webhook headers cannot set Authorization, Content-Type, Content-Length,
+// Host, User-Agent, Steward-* or X-Steward-*: package delivery signs each request with the
+// workspace's secret (Steward-Signature, an HMAC of timestamp and body) and sends a
+// Steward-Delivery-Id that is stable across retries (the outbox row's; the executor derives the
+// row's idempotency key from run, step and round), so receivers can drop repeats.
+//
+// Durations are written as in conditions, from seconds to years: "30s", "15m", "12h", "14d",
+// "2w", "3mo" (30 days), at most 3650d (see condition.ParseDuration). Short ones let tests run a
+// whole play in seconds.
+//
+// # Checks and "since the run started"
+//
+// goal, exit and the until/if of WAIT_UNTIL, REPEAT_UNTIL and BRANCH are checks: a condition
+// in the play's scope, or {"eventSinceStart": "login"}, which holds once the account has an
+// event of that name that occurred at or after the run started. A condition alone cannot say
+// that ("within 14d" is relative to now, not to the run), and an event predicate with a
+// duration computed from the start would need a duration per run and truncate it to whole
+// units; so the one relative notion a play needs is a check of its own, evaluated from the
+// same activity facts as conditions (Check.Needs, Check.Eval) or in SQL as an EXISTS over
+// events with occurred_at >= the run's start. It is a whole check, not a node inside a
+// condition tree: "logged in since the start and not churned" is a goal plus an exit. As in
+// conditions, activity is the account's, whichever contact it came from. The trigger and entry
+// are plain conditions: there is no run yet.
+//
+// # Templates
+//
+// Subjects, bodies, titles, task descriptions, notes and every string inside a webhook body are
+// templates with the variables {{contact.firstName}}, {{contact.name}}, {{account.name}},
+// {{owner.name}} and {{owner.email}} (spaces inside the braces allowed, no escape for "{{").
+// Any other variable is refused on save, naming the field ("definition.steps[2].subject"). In
+// messages to contacts, contact variables are each recipient's; elsewhere they are the run's
+// contact's, so they are refused in the other steps of ACCOUNT plays. Template.Render fills them
+// in (failing with ErrMissingValue when the contact or owner is missing) and escapes nothing.
+//
+// # Validation and normal form
+//
+// Decoding is strict: unknown or repeated keys, wrong JSON types, bad durations, unknown
+// variables and values of the wrong kind are refused with an *invalid.Error (BAD_USER_INPUT)
+// whose field is a path rooted at "definition", such as "definition.steps[1].until.any[0].duration".
+// The first problem in document order is reported. A JSON null counts as absent, except for
+// the value of setField and setCustom. Drafts may leave out what a run needs (the trigger,
+// steps, a subject, a duration...); Publish then requires it, and also that the team roles and
+// users named exist in the workspace. Limits: MaxSteps steps in the whole tree, MaxNesting
+// levels of steps, MaxRepeatTimes rounds, MaxDefinitionBytes of JSON.
+//
+// Step ids are what runs record as their position, so they must stay put across edits: a client
+// sends its own ids (^[a-z0-9][a-z0-9_-]{0,40}$, unique in the whole tree), and a step saved
+// without one gets the first free "<kind>-<n>" ("send-email-1", "wait-2") in document order,
+// stored with the draft so it is kept from then on. Defaults (reentry, style, priority,
+// onTimeout, retries) are written out and values normalised (conditions as condition.Parse
+// normalises them, user ids in canonical form, JSON bodies and custom values with sorted keys),
+// so the stored document is explicit and marshalling a parsed definition, parsing and
+// marshalling again gives the same bytes, whatever key order jsonb returns.
+package play
