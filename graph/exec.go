@@ -35,6 +35,8 @@ type ResolverRoot interface {
 	ContactConnection() ContactConnectionResolver
 	Mutation() MutationResolver
 	OverdueCount() OverdueCountResolver
+	Play() PlayResolver
+	PlayVersion() PlayVersionResolver
 	Query() QueryResolver
 	Task() TaskResolver
 	TaskConnection() TaskConnectionResolver
@@ -139,20 +141,26 @@ type ComplexityRoot struct {
 		AddTimelineEntry          func(childComplexity int, input model.TimelineEntryInput) int
 		ArchiveAccount            func(childComplexity int, id string) int
 		ArchiveContact            func(childComplexity int, id string) int
+		ArchivePlay               func(childComplexity int, id string) int
 		CancelTask                func(childComplexity int, id string) int
 		CompleteTask              func(childComplexity int, id string) int
 		CreateAPIKey              func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateAccount             func(childComplexity int, input model.CreateAccountInput) int
 		CreateContact             func(childComplexity int, input model.CreateContactInput) int
+		CreatePlay                func(childComplexity int, input model.CreatePlayInput) int
 		CreateTask                func(childComplexity int, input model.CreateTaskInput) int
 		DisableUser               func(childComplexity int, userID string) int
+		DiscardPlayDraft          func(childComplexity int, id string) int
 		InviteUser                func(childComplexity int, input model.InviteUserInput) int
 		Login                     func(childComplexity int, email string, password string) int
 		Logout                    func(childComplexity int, refreshToken string) int
+		PausePlay                 func(childComplexity int, id string) int
+		PublishPlay               func(childComplexity int, id string) int
 		ReassignTask              func(childComplexity int, id string, assignee model.AssigneeInput) int
 		RecordEvents              func(childComplexity int, events []*model.EventInput) int
 		RefreshSession            func(childComplexity int, refreshToken string) int
 		ReopenTask                func(childComplexity int, id string) int
+		ResumePlay                func(childComplexity int, id string) int
 		RevokeAPIKey              func(childComplexity int, id string) int
 		SetAccountOwner           func(childComplexity int, accountID string, userID *string) int
 		SetAccountTeam            func(childComplexity int, accountID string, members []*model.TeamMemberInput) int
@@ -160,6 +168,7 @@ type ComplexityRoot struct {
 		SnoozeTask                func(childComplexity int, id string, until time.Time) int
 		UpdateAccount             func(childComplexity int, id string, input model.AccountInput) int
 		UpdateContact             func(childComplexity int, id string, input model.UpdateContactInput) int
+		UpdatePlay                func(childComplexity int, id string, input model.UpdatePlayInput) int
 		UpsertAccountByExternalID func(childComplexity int, externalID string, input model.AccountInput) int
 	}
 
@@ -174,6 +183,30 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	Play struct {
+		ArchivedAt     func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Description    func(childComplexity int) int
+		Draft          func(childComplexity int) int
+		DraftUpdatedAt func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LatestVersion  func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Published      func(childComplexity int) int
+		Scope          func(childComplexity int) int
+		Status         func(childComplexity int) int
+		TriggerKind    func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Versions       func(childComplexity int) int
+	}
+
+	PlayVersion struct {
+		Definition  func(childComplexity int) int
+		PublishedAt func(childComplexity int) int
+		PublishedBy func(childComplexity int) int
+		Version     func(childComplexity int) int
+	}
+
 	Query struct {
 		APIKeys             func(childComplexity int) int
 		Account             func(childComplexity int, id string) int
@@ -183,6 +216,8 @@ type ComplexityRoot struct {
 		Me                  func(childComplexity int) int
 		Node                func(childComplexity int, id string) int
 		OverdueTaskCounts   func(childComplexity int, by model.OverdueGrouping) int
+		Play                func(childComplexity int, id string) int
+		Plays               func(childComplexity int, filter *model.PlayFilter) int
 		Task                func(childComplexity int, id string) int
 		Tasks               func(childComplexity int, first *int, after *string, filter *model.TaskFilter) int
 		TeamRoles           func(childComplexity int) int
@@ -326,10 +361,24 @@ type MutationResolver interface {
 	ReassignTask(ctx context.Context, id string, assignee model.AssigneeInput) (*model.Task, error)
 	SnoozeTask(ctx context.Context, id string, until time.Time) (*model.Task, error)
 	CancelTask(ctx context.Context, id string) (*model.Task, error)
+	CreatePlay(ctx context.Context, input model.CreatePlayInput) (*model.Play, error)
+	UpdatePlay(ctx context.Context, id string, input model.UpdatePlayInput) (*model.Play, error)
+	DiscardPlayDraft(ctx context.Context, id string) (*model.Play, error)
+	PublishPlay(ctx context.Context, id string) (*model.Play, error)
+	PausePlay(ctx context.Context, id string) (*model.Play, error)
+	ResumePlay(ctx context.Context, id string) (*model.Play, error)
+	ArchivePlay(ctx context.Context, id string) (*model.Play, error)
 }
 type OverdueCountResolver interface {
 	User(ctx context.Context, obj *model.OverdueCount) (*model.User, error)
 	TeamRole(ctx context.Context, obj *model.OverdueCount) (*model.TeamRole, error)
+}
+type PlayResolver interface {
+	Published(ctx context.Context, obj *model.Play) (*model.PlayVersion, error)
+	Versions(ctx context.Context, obj *model.Play) ([]*model.PlayVersion, error)
+}
+type PlayVersionResolver interface {
+	PublishedBy(ctx context.Context, obj *model.PlayVersion) (*model.User, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*model.Viewer, error)
@@ -344,6 +393,8 @@ type QueryResolver interface {
 	Tasks(ctx context.Context, first *int, after *string, filter *model.TaskFilter) (*model.TaskConnection, error)
 	Task(ctx context.Context, id string) (*model.Task, error)
 	OverdueTaskCounts(ctx context.Context, by model.OverdueGrouping) ([]*model.OverdueCount, error)
+	Plays(ctx context.Context, filter *model.PlayFilter) ([]*model.Play, error)
+	Play(ctx context.Context, id string) (*model.Play, error)
 }
 type TaskResolver interface {
 	Account(ctx context.Context, obj *model.Task) (*model.Account, error)
@@ -781,6 +832,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ArchiveContact(childComplexity, args["id"].(string)), true
+	case "Mutation.archivePlay":
+		if e.ComplexityRoot.Mutation.ArchivePlay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_archivePlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ArchivePlay(childComplexity, args["id"].(string)), true
 	case "Mutation.cancelTask":
 		if e.ComplexityRoot.Mutation.CancelTask == nil {
 			break
@@ -836,6 +898,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateContact(childComplexity, args["input"].(model.CreateContactInput)), true
+	case "Mutation.createPlay":
+		if e.ComplexityRoot.Mutation.CreatePlay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePlay(childComplexity, args["input"].(model.CreatePlayInput)), true
 	case "Mutation.createTask":
 		if e.ComplexityRoot.Mutation.CreateTask == nil {
 			break
@@ -858,6 +931,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableUser(childComplexity, args["userId"].(string)), true
+	case "Mutation.discardPlayDraft":
+		if e.ComplexityRoot.Mutation.DiscardPlayDraft == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discardPlayDraft_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscardPlayDraft(childComplexity, args["id"].(string)), true
 	case "Mutation.inviteUser":
 		if e.ComplexityRoot.Mutation.InviteUser == nil {
 			break
@@ -891,6 +975,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity, args["refreshToken"].(string)), true
+	case "Mutation.pausePlay":
+		if e.ComplexityRoot.Mutation.PausePlay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pausePlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PausePlay(childComplexity, args["id"].(string)), true
+	case "Mutation.publishPlay":
+		if e.ComplexityRoot.Mutation.PublishPlay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_publishPlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PublishPlay(childComplexity, args["id"].(string)), true
 	case "Mutation.reassignTask":
 		if e.ComplexityRoot.Mutation.ReassignTask == nil {
 			break
@@ -935,6 +1041,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReopenTask(childComplexity, args["id"].(string)), true
+	case "Mutation.resumePlay":
+		if e.ComplexityRoot.Mutation.ResumePlay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumePlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumePlay(childComplexity, args["id"].(string)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1012,6 +1129,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateContact(childComplexity, args["id"].(string), args["input"].(model.UpdateContactInput)), true
+	case "Mutation.updatePlay":
+		if e.ComplexityRoot.Mutation.UpdatePlay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePlay(childComplexity, args["id"].(string), args["input"].(model.UpdatePlayInput)), true
 	case "Mutation.upsertAccountByExternalId":
 		if e.ComplexityRoot.Mutation.UpsertAccountByExternalID == nil {
 			break
@@ -1055,6 +1183,116 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
+	case "Play.archivedAt":
+		if e.ComplexityRoot.Play.ArchivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.ArchivedAt(childComplexity), true
+	case "Play.createdAt":
+		if e.ComplexityRoot.Play.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.CreatedAt(childComplexity), true
+	case "Play.description":
+		if e.ComplexityRoot.Play.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.Description(childComplexity), true
+	case "Play.draft":
+		if e.ComplexityRoot.Play.Draft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.Draft(childComplexity), true
+	case "Play.draftUpdatedAt":
+		if e.ComplexityRoot.Play.DraftUpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.DraftUpdatedAt(childComplexity), true
+	case "Play.id":
+		if e.ComplexityRoot.Play.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.ID(childComplexity), true
+	case "Play.latestVersion":
+		if e.ComplexityRoot.Play.LatestVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.LatestVersion(childComplexity), true
+	case "Play.name":
+		if e.ComplexityRoot.Play.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.Name(childComplexity), true
+	case "Play.published":
+		if e.ComplexityRoot.Play.Published == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.Published(childComplexity), true
+	case "Play.scope":
+		if e.ComplexityRoot.Play.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.Scope(childComplexity), true
+	case "Play.status":
+		if e.ComplexityRoot.Play.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.Status(childComplexity), true
+	case "Play.triggerKind":
+		if e.ComplexityRoot.Play.TriggerKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.TriggerKind(childComplexity), true
+	case "Play.updatedAt":
+		if e.ComplexityRoot.Play.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.UpdatedAt(childComplexity), true
+	case "Play.versions":
+		if e.ComplexityRoot.Play.Versions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Play.Versions(childComplexity), true
+
+	case "PlayVersion.definition":
+		if e.ComplexityRoot.PlayVersion.Definition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayVersion.Definition(childComplexity), true
+	case "PlayVersion.publishedAt":
+		if e.ComplexityRoot.PlayVersion.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayVersion.PublishedAt(childComplexity), true
+	case "PlayVersion.publishedBy":
+		if e.ComplexityRoot.PlayVersion.PublishedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayVersion.PublishedBy(childComplexity), true
+	case "PlayVersion.version":
+		if e.ComplexityRoot.PlayVersion.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayVersion.Version(childComplexity), true
 
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
@@ -1135,6 +1373,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.OverdueTaskCounts(childComplexity, args["by"].(model.OverdueGrouping)), true
+	case "Query.play":
+		if e.ComplexityRoot.Query.Play == nil {
+			break
+		}
+
+		args, err := ec.field_Query_play_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Play(childComplexity, args["id"].(string)), true
+	case "Query.plays":
+		if e.ComplexityRoot.Query.Plays == nil {
+			break
+		}
+
+		args, err := ec.field_Query_plays_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Plays(childComplexity, args["filter"].(*model.PlayFilter)), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -1522,14 +1782,17 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAccountInput", ec.unmarshalInputCreateAccountInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("CreateContactInput", ec.unmarshalInputCreateContactInput),
+			graphql.NewInputUnmarshaler("CreatePlayInput", ec.unmarshalInputCreatePlayInput),
 			graphql.NewInputUnmarshaler("CreateTaskInput", ec.unmarshalInputCreateTaskInput),
 			graphql.NewInputUnmarshaler("EventInput", ec.unmarshalInputEventInput),
 			graphql.NewInputUnmarshaler("InviteUserInput", ec.unmarshalInputInviteUserInput),
+			graphql.NewInputUnmarshaler("PlayFilter", ec.unmarshalInputPlayFilter),
 			graphql.NewInputUnmarshaler("TaskAssigneeFilter", ec.unmarshalInputTaskAssigneeFilter),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
 			graphql.NewInputUnmarshaler("TeamMemberInput", ec.unmarshalInputTeamMemberInput),
 			graphql.NewInputUnmarshaler("TimelineEntryInput", ec.unmarshalInputTimelineEntryInput),
 			graphql.NewInputUnmarshaler("UpdateContactInput", ec.unmarshalInputUpdateContactInput),
+			graphql.NewInputUnmarshaler("UpdatePlayInput", ec.unmarshalInputUpdatePlayInput),
 		)
 	}
 	first := true
@@ -1938,6 +2201,73 @@ input CreateTaskInput {
   priority: TaskPriority
 }
 
+enum PlayScope {
+  ACCOUNT
+  CONTACT
+}
+
+enum PlayStatus {
+  DRAFT
+  ACTIVE
+  PAUSED
+  ARCHIVED
+}
+
+"""
+A situational automation for one account or contact at a time. Its definition is a JSON
+document (trigger, entry, reentry, goal, exit, steps; see the README), edited as a draft and
+frozen as numbered versions by publishPlay.
+"""
+type Play implements Node {
+  id: ID!
+  name: String!
+  description: String!
+  scope: PlayScope!
+  status: PlayStatus!
+  "Unpublished edits of the definition; null when there are none."
+  draft: JSON
+  draftUpdatedAt: Time
+  "The newest published version (0 before the first publish)."
+  latestVersion: Int!
+  "The trigger kind of the newest published version (MANUAL, EVENT, FIELD_CHANGE, SCHEDULE)."
+  triggerKind: String
+  "The newest published version, which new runs start on."
+  published: PlayVersion
+  "Every published version, newest first."
+  versions: [PlayVersion!]!
+  createdAt: Time!
+  updatedAt: Time!
+  archivedAt: Time
+}
+
+"A frozen, immutable version of a play's definition."
+type PlayVersion {
+  version: Int!
+  definition: JSON!
+  publishedAt: Time!
+  publishedBy: User
+}
+
+input CreatePlayInput {
+  name: String!
+  description: String
+  scope: PlayScope!
+  "The draft definition; it may be incomplete until publishing."
+  definition: JSON
+}
+
+input UpdatePlayInput {
+  name: String
+  description: String
+  "Replaces the draft definition."
+  definition: JSON
+}
+
+input PlayFilter {
+  status: PlayStatus
+  scope: PlayScope
+}
+
 type Query {
   me: Viewer! @auth(role: VIEWER, scope: READ)
   node(id: ID!): Node @auth(role: VIEWER, scope: READ)
@@ -1951,6 +2281,8 @@ type Query {
   tasks(first: Int = 20, after: String, filter: TaskFilter): TaskConnection! @auth(role: VIEWER, scope: READ)
   task(id: ID!): Task! @auth(role: VIEWER, scope: READ)
   overdueTaskCounts(by: OverdueGrouping!): [OverdueCount!]! @auth(role: VIEWER, scope: READ)
+  plays(filter: PlayFilter): [Play!]! @auth(role: VIEWER, scope: READ)
+  play(id: ID!): Play! @auth(role: VIEWER, scope: READ)
 }
 
 input AccountInput {
@@ -2080,6 +2412,16 @@ type Mutation {
   reassignTask(id: ID!, assignee: AssigneeInput!): Task! @auth(role: CSM, scope: WRITE)
   snoozeTask(id: ID!, until: Time!): Task! @auth(role: CSM, scope: WRITE)
   cancelTask(id: ID!): Task! @auth(role: CSM, scope: WRITE)
+
+  createPlay(input: CreatePlayInput!): Play! @auth(role: MANAGER, scope: WRITE)
+  updatePlay(id: ID!, input: UpdatePlayInput!): Play! @auth(role: MANAGER, scope: WRITE)
+  "Drops unpublished edits."
+  discardPlayDraft(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
+  "Validates the draft completely and freezes it as the next version."
+  publishPlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
+  pausePlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
+  resumePlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
+  archivePlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
 }
 `, BuiltIn: false},
 }
@@ -2281,6 +2623,54 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Play(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Play_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Play_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Play_description(ctx, field)
+	case "scope":
+		return ec.fieldContext_Play_scope(ctx, field)
+	case "status":
+		return ec.fieldContext_Play_status(ctx, field)
+	case "draft":
+		return ec.fieldContext_Play_draft(ctx, field)
+	case "draftUpdatedAt":
+		return ec.fieldContext_Play_draftUpdatedAt(ctx, field)
+	case "latestVersion":
+		return ec.fieldContext_Play_latestVersion(ctx, field)
+	case "triggerKind":
+		return ec.fieldContext_Play_triggerKind(ctx, field)
+	case "published":
+		return ec.fieldContext_Play_published(ctx, field)
+	case "versions":
+		return ec.fieldContext_Play_versions(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Play_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Play_updatedAt(ctx, field)
+	case "archivedAt":
+		return ec.fieldContext_Play_archivedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Play", field.Name)
+}
+
+func (ec *executionContext) childFields_PlayVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_PlayVersion_version(ctx, field)
+	case "definition":
+		return ec.fieldContext_PlayVersion_definition(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_PlayVersion_publishedAt(ctx, field)
+	case "publishedBy":
+		return ec.fieldContext_PlayVersion_publishedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlayVersion", field.Name)
 }
 
 func (ec *executionContext) childFields_RecordEventsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2695,6 +3085,20 @@ func (ec *executionContext) field_Mutation_archiveContact_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_archivePlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2765,6 +3169,20 @@ func (ec *executionContext) field_Mutation_createContact_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createPlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreatePlayInput, error) {
+			return ec.unmarshalNCreatePlayInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐCreatePlayInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2790,6 +3208,20 @@ func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context,
 		return nil, err
 	}
 	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_discardPlayDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -2840,6 +3272,34 @@ func (ec *executionContext) field_Mutation_logout_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["refreshToken"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pausePlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_publishPlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -2894,6 +3354,20 @@ func (ec *executionContext) field_Mutation_refreshSession_args(ctx context.Conte
 }
 
 func (ec *executionContext) field_Mutation_reopenTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumePlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -3053,6 +3527,28 @@ func (ec *executionContext) field_Mutation_updateContact_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updatePlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdatePlayInput, error) {
+			return ec.unmarshalNUpdatePlayInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdatePlayInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_upsertAccountByExternalId_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3194,6 +3690,34 @@ func (ec *executionContext) field_Query_overdueTaskCounts_args(ctx context.Conte
 		return nil, err
 	}
 	args["by"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_play_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_plays_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.PlayFilter, error) {
+			return ec.unmarshalOPlayFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -6334,6 +6858,475 @@ func (ec *executionContext) fieldContext_Mutation_cancelTask(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createPlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePlay(ctx, fc.Args["input"].(model.CreatePlayInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updatePlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePlay(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdatePlayInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_discardPlayDraft(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_discardPlayDraft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DiscardPlayDraft(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_discardPlayDraft(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_discardPlayDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_publishPlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_publishPlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PublishPlay(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_publishPlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_publishPlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pausePlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pausePlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PausePlay(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pausePlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pausePlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumePlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumePlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumePlay(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumePlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumePlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_archivePlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_archivePlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ArchivePlay(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_archivePlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_archivePlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OverdueCount_user(ctx context.Context, field graphql.CollectedField, obj *model.OverdueCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6465,6 +7458,447 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Play_id(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Play_name(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "String")
+}
+
+func (ec *executionContext) _Play_description(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "String")
+}
+
+func (ec *executionContext) _Play_scope(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PlayScope) graphql.Marshaler {
+			return ec.marshalNPlayScope2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "PlayScope")
+}
+
+func (ec *executionContext) _Play_status(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PlayStatus) graphql.Marshaler {
+			return ec.marshalNPlayStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "PlayStatus")
+}
+
+func (ec *executionContext) _Play_draft(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_draft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Draft, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Play_draft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Play_draftUpdatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_draftUpdatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DraftUpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Play_draftUpdatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Play_latestVersion(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_latestVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_latestVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Play_triggerKind(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_triggerKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TriggerKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Play_triggerKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "String")
+}
+
+func (ec *executionContext) _Play_published(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_published(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Play().Published(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayVersion) graphql.Marshaler {
+			return ec.marshalOPlayVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayVersion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Play_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Play",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayVersion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Play_versions(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_versions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Play().Versions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PlayVersion) graphql.Marshaler {
+			return ec.marshalNPlayVersion2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayVersionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_versions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Play",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayVersion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Play_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Play_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Play_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Play_archivedAt(ctx context.Context, field graphql.CollectedField, obj *model.Play) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Play_archivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArchivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Play_archivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Play", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayVersion_version(ctx context.Context, field graphql.CollectedField, obj *model.PlayVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayVersion_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayVersion_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayVersion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlayVersion_definition(ctx context.Context, field graphql.CollectedField, obj *model.PlayVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayVersion_definition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Definition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayVersion_definition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayVersion", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _PlayVersion_publishedAt(ctx context.Context, field graphql.CollectedField, obj *model.PlayVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayVersion_publishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayVersion_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayVersion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayVersion_publishedBy(ctx context.Context, field graphql.CollectedField, obj *model.PlayVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayVersion_publishedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlayVersion().PublishedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayVersion_publishedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayVersion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -7212,6 +8646,140 @@ func (ec *executionContext) fieldContext_Query_overdueTaskCounts(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_overdueTaskCounts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_plays(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_plays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Plays(ctx, fc.Args["filter"].(*model.PlayFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []*model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal []*model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_plays(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_plays_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_play(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_play(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Play(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.Play
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Play
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_play(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_play_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10334,6 +11902,69 @@ func UnmarshalCreateContactInput(ctx context.Context, raw any) (model.CreateCont
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreatePlayInput(ctx context.Context, obj any) (model.CreatePlayInput, error) {
+	var it model.CreatePlayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "scope", "definition"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "scope":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scope"))
+			data, err := ec.unmarshalNPlayScope2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scope = data
+		case "definition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definition"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Definition = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreatePlayInput unmarshals raw into the CreatePlayInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreatePlayInput(ctx context.Context, raw any) (model.CreatePlayInput, error) {
+	var out model.CreatePlayInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePlayInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, obj any) (model.CreateTaskInput, error) {
 	var it model.CreateTaskInput
 	if obj == nil {
@@ -10562,6 +12193,55 @@ func (ec *executionContext) unmarshalInputInviteUserInput(ctx context.Context, o
 func UnmarshalInviteUserInput(ctx context.Context, raw any) (model.InviteUserInput, error) {
 	var out model.InviteUserInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "InviteUserInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPlayFilter(ctx context.Context, obj any) (model.PlayFilter, error) {
+	var it model.PlayFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "scope"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOPlayStatus2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "scope":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scope"))
+			data, err := ec.unmarshalOPlayScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scope = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPlayFilter unmarshals raw into the PlayFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPlayFilter(ctx context.Context, raw any) (model.PlayFilter, error) {
+	var out model.PlayFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PlayFilter", raw, &out)
 	return out, err
 }
 
@@ -10887,6 +12567,62 @@ func UnmarshalUpdateContactInput(ctx context.Context, raw any) (model.UpdateCont
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdatePlayInput(ctx context.Context, obj any) (model.UpdatePlayInput, error) {
+	var it model.UpdatePlayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "definition"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "definition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definition"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Definition = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdatePlayInput unmarshals raw into the UpdatePlayInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdatePlayInput(ctx context.Context, raw any) (model.UpdatePlayInput, error) {
+	var out model.UpdatePlayInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdatePlayInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -10930,6 +12666,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Task(ctx, sel, obj)
+	case model.Play:
+		return ec._Play(ctx, sel, &obj)
+	case *model.Play:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Play(ctx, sel, obj)
 	case model.Contact:
 		return ec._Contact(ctx, sel, &obj)
 	case *model.Contact:
@@ -11725,6 +13468,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createPlay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPlay(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatePlay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePlay(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discardPlayDraft":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_discardPlayDraft(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "publishPlay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_publishPlay(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pausePlay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pausePlay(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumePlay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumePlay(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "archivePlay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_archivePlay(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11808,6 +13600,155 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var playImplementors = []string{"Play", "Node"}
+
+func (ec *executionContext) _Play(ctx context.Context, sel ast.SelectionSet, obj *model.Play) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Play")
+		case "id":
+			out.Values[i] = ec._Play_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Play_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Play_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scope":
+			out.Values[i] = ec._Play_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Play_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "draft":
+			out.Values[i] = ec._Play_draft(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "draftUpdatedAt":
+			out.Values[i] = ec._Play_draftUpdatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "latestVersion":
+			out.Values[i] = ec._Play_latestVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "triggerKind":
+			out.Values[i] = ec._Play_triggerKind(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "published":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Play_published(ctx, field, obj)
+				})
+		case "versions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Play_versions(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Play_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Play_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "archivedAt":
+			out.Values[i] = ec._Play_archivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var playVersionImplementors = []string{"PlayVersion"}
+
+func (ec *executionContext) _PlayVersion(ctx context.Context, sel ast.SelectionSet, obj *model.PlayVersion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playVersionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlayVersion")
+		case "version":
+			out.Values[i] = ec._PlayVersion_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definition":
+			out.Values[i] = ec._PlayVersion_definition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedAt":
+			out.Values[i] = ec._PlayVersion_publishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlayVersion_publishedBy(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11915,6 +13856,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_overdueTaskCounts(ctx, field)
+				})
+		case "plays":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_plays(ctx, field)
+				})
+		case "play":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_play(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -13138,6 +15091,11 @@ func (ec *executionContext) unmarshalNCreateContactInput2githubᚗcomᚋstewardh
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreatePlayInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐCreatePlayInput(ctx context.Context, v any) (model.CreatePlayInput, error) {
+	res, err := ec.unmarshalInputCreatePlayInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateTaskInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐCreateTaskInput(ctx context.Context, v any) (model.CreateTaskInput, error) {
 	res, err := ec.unmarshalInputCreateTaskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -13277,6 +15235,74 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋstewardhqᚋstewa
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPlay2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Play) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx context.Context, sel ast.SelectionSet, v *model.Play) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Play!")
+		return graphql.Null
+	}
+	return ec._Play(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPlayScope2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx context.Context, v any) (model.PlayScope, error) {
+	var res model.PlayScope
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlayScope2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx context.Context, sel ast.SelectionSet, v model.PlayScope) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNPlayStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStatus(ctx context.Context, v any) (model.PlayStatus, error) {
+	var res model.PlayStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlayStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStatus(ctx context.Context, sel ast.SelectionSet, v model.PlayStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPlayVersion2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlayVersion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlayVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayVersion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlayVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayVersion(ctx context.Context, sel ast.SelectionSet, v *model.PlayVersion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlayVersion!")
+		return graphql.Null
+	}
+	return ec._PlayVersion(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRecordEventsPayload2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRecordEventsPayload(ctx context.Context, sel ast.SelectionSet, v *model.RecordEventsPayload) graphql.Marshaler {
@@ -13548,6 +15574,11 @@ func (ec *executionContext) marshalNTimelineKind2githubᚗcomᚋstewardhqᚋstew
 
 func (ec *executionContext) unmarshalNUpdateContactInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdateContactInput(ctx context.Context, v any) (model.UpdateContactInput, error) {
 	res, err := ec.unmarshalInputUpdateContactInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdatePlayInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdatePlayInput(ctx context.Context, v any) (model.UpdatePlayInput, error) {
+	res, err := ec.unmarshalInputUpdatePlayInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -13942,6 +15973,53 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋstewardhqᚋstewardᚋgr
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPlayFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayFilter(ctx context.Context, v any) (*model.PlayFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPlayFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPlayScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx context.Context, v any) (*model.PlayScope, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.PlayScope)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPlayScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx context.Context, sel ast.SelectionSet, v *model.PlayScope) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOPlayStatus2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStatus(ctx context.Context, v any) (*model.PlayStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.PlayStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPlayStatus2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStatus(ctx context.Context, sel ast.SelectionSet, v *model.PlayStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOPlayVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayVersion(ctx context.Context, sel ast.SelectionSet, v *model.PlayVersion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PlayVersion(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -167,6 +167,9 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	case kindUser:
 		m, err := r.AuthService.Member(ctx, v.Tenant(), dbID)
 		return nodeOrErr(convertOrErr(m, err, toGraphUser))
+	case kindPlay:
+		p, err := r.PlayService.Get(ctx, v.Tenant(), dbID)
+		return nodeOrErr(convertOrErr(p, err, toGraphPlay))
 	case kindTask:
 		tk, err := r.TaskService.Get(ctx, v.Tenant(), dbID)
 		return nodeOrErr(convertOrErr(tk, err, toGraphTask))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/play"
 	"github.com/stewardhq/steward/task"
 )
 
@@ -22,6 +23,7 @@ func NewResolver(b *bun.DB, authService *auth.Service, now func() time.Time) *Re
 		AccountService: &account.Service{DB: b, Now: now},
 		AuthService:    authService,
 		TaskService:    &task.Service{DB: b, Now: now},
+		PlayService:    &play.Definitions{DB: b, Now: now},
 	}
 }
 
@@ -30,4 +32,5 @@ type Resolver struct {
 	AccountService *account.Service
 	AuthService    *auth.Service
 	TaskService    *task.Service
+	PlayService    *play.Definitions
 }

@@ -295,12 +295,71 @@ func (r *mutationResolver) CancelTask(ctx context.Context, id string) (*model.Ta
 	})
 }
 
+func (r *mutationResolver) CreatePlay(ctx context.Context, input model.CreatePlayInput) (*model.Play, error) {
+	p, err := r.PlayService.Create(ctx, viewer(ctx).Tenant(), viewerUserOrNil(ctx), toNewPlay(input))
+	return convertOrErr(p, invalid.Prefix("input", err), toGraphPlay)
+}
+
+func (r *mutationResolver) UpdatePlay(ctx context.Context, id string, input model.UpdatePlayInput) (*model.Play, error) {
+	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
+		p, err := r.PlayService.UpdateDraft(ctx, t, id, toPlayPatch(input))
+		return p, invalid.Prefix("input", err)
+	})
+}
+
+func (r *mutationResolver) DiscardPlayDraft(ctx context.Context, id string) (*model.Play, error) {
+	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
+		return r.PlayService.DiscardDraft(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) PublishPlay(ctx context.Context, id string) (*model.Play, error) {
+	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
+		return r.PlayService.PublishAndGet(ctx, t, id, viewerUserOrNil(ctx))
+	})
+}
+
+func (r *mutationResolver) PausePlay(ctx context.Context, id string) (*model.Play, error) {
+	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
+		return r.PlayService.Pause(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) ResumePlay(ctx context.Context, id string) (*model.Play, error) {
+	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
+		return r.PlayService.Resume(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) ArchivePlay(ctx context.Context, id string) (*model.Play, error) {
+	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
+		return r.PlayService.Archive(ctx, t, id)
+	})
+}
+
 func (r *overdueCountResolver) User(ctx context.Context, obj *model.OverdueCount) (*model.User, error) {
 	return loadOptionalUser(ctx, obj.UserID)
 }
 
 func (r *overdueCountResolver) TeamRole(ctx context.Context, obj *model.OverdueCount) (*model.TeamRole, error) {
 	return loadTeamRole(ctx, obj.TeamRoleID)
+}
+
+func (r *playResolver) Published(ctx context.Context, obj *model.Play) (*model.PlayVersion, error) {
+	if obj.LatestVersion == 0 {
+		return nil, nil
+	}
+	v, err := r.PlayService.Version(ctx, viewer(ctx).Tenant(), obj.DBID, obj.LatestVersion)
+	return convertOrErr(v, err, toGraphPlayVersion)
+}
+
+func (r *playResolver) Versions(ctx context.Context, obj *model.Play) ([]*model.PlayVersion, error) {
+	rows, err := r.PlayService.Versions(ctx, viewer(ctx).Tenant(), obj.DBID)
+	return convertAll(rows, err, toGraphPlayVersion)
+}
+
+func (r *playVersionResolver) PublishedBy(ctx context.Context, obj *model.PlayVersion) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.PublishedByID)
 }
 
 // Me is the resolver for the me field.
@@ -404,6 +463,17 @@ func (r *queryResolver) OverdueTaskCounts(ctx context.Context, by model.OverdueG
 	return out, err
 }
 
+func (r *queryResolver) Plays(ctx context.Context, filter *model.PlayFilter) ([]*model.Play, error) {
+	rows, err := r.PlayService.List(ctx, viewer(ctx).Tenant(), toPlayFilter(filter))
+	return convertAll(rows, err, toGraphPlay)
+}
+
+func (r *queryResolver) Play(ctx context.Context, id string) (*model.Play, error) {
+	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
+		return r.PlayService.Get(ctx, t, id)
+	})
+}
+
 func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }
@@ -497,6 +567,10 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) OverdueCount() OverdueCountResolver { return &overdueCountResolver{r} }
 
+func (r *Resolver) Play() PlayResolver { return &playResolver{r} }
+
+func (r *Resolver) PlayVersion() PlayVersionResolver { return &playVersionResolver{r} }
+
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
@@ -518,6 +592,8 @@ type (
 	contactConnectionResolver struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	overdueCountResolver      struct{ *Resolver }
+	playResolver              struct{ *Resolver }
+	playVersionResolver       struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	taskResolver              struct{ *Resolver }
 	taskConnectionResolver    struct{ *Resolver }

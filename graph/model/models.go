@@ -183,3 +183,31 @@ type OverdueCount struct {
 	TeamRoleID *uuid.UUID
 	Count      int
 }
+
+// Play is a play definition with its status.
+type Play struct {
+	ID             string
+	DBID           uuid.UUID
+	Name           string
+	Description    string
+	Scope          PlayScope
+	Status         PlayStatus
+	Draft          JSON
+	DraftUpdatedAt *time.Time
+	LatestVersion  int
+	TriggerKind    *string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ArchivedAt     *time.Time
+}
+
+func (Play) IsNode()         {}
+func (p Play) GetID() string { return p.ID }
+
+// PlayVersion is one frozen version of a play's definition.
+type PlayVersion struct {
+	Version       int
+	Definition    JSON
+	PublishedAt   time.Time
+	PublishedByID *uuid.UUID
+}

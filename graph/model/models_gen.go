@@ -106,6 +106,14 @@ type CreateContactInput struct {
 	CustomAttributes JSON    `json:"customAttributes,omitempty"`
 }
 
+type CreatePlayInput struct {
+	Name        string    `json:"name"`
+	Description *string   `json:"description,omitempty"`
+	Scope       PlayScope `json:"scope"`
+	// The draft definition; it may be incomplete until publishing.
+	Definition JSON `json:"definition,omitempty"`
+}
+
 type CreateTaskInput struct {
 	AccountID   string  `json:"accountId"`
 	ContactID   *string `json:"contactId,omitempty"`
@@ -150,6 +158,11 @@ type Mutation struct {
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
+}
+
+type PlayFilter struct {
+	Status *PlayStatus `json:"status,omitempty"`
+	Scope  *PlayScope  `json:"scope,omitempty"`
 }
 
 type Query struct {
@@ -213,6 +226,13 @@ type UpdateContactInput struct {
 	Persona          graphql.Omittable[*string] `json:"persona,omitempty"`
 	EmailOptOut      *bool                      `json:"emailOptOut,omitempty"`
 	CustomAttributes JSON                       `json:"customAttributes,omitempty"`
+}
+
+type UpdatePlayInput struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// Replaces the draft definition.
+	Definition JSON `json:"definition,omitempty"`
 }
 
 type AccountOrderField string
@@ -499,6 +519,120 @@ func (e *OverdueGrouping) UnmarshalJSON(b []byte) error {
 }
 
 func (e OverdueGrouping) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PlayScope string
+
+const (
+	PlayScopeAccount PlayScope = "ACCOUNT"
+	PlayScopeContact PlayScope = "CONTACT"
+)
+
+var AllPlayScope = []PlayScope{
+	PlayScopeAccount,
+	PlayScopeContact,
+}
+
+func (e PlayScope) IsValid() bool {
+	switch e {
+	case PlayScopeAccount, PlayScopeContact:
+		return true
+	}
+	return false
+}
+
+func (e PlayScope) String() string {
+	return string(e)
+}
+
+func (e *PlayScope) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlayScope(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlayScope", str)
+	}
+	return nil
+}
+
+func (e PlayScope) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlayScope) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlayScope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PlayStatus string
+
+const (
+	PlayStatusDraft    PlayStatus = "DRAFT"
+	PlayStatusActive   PlayStatus = "ACTIVE"
+	PlayStatusPaused   PlayStatus = "PAUSED"
+	PlayStatusArchived PlayStatus = "ARCHIVED"
+)
+
+var AllPlayStatus = []PlayStatus{
+	PlayStatusDraft,
+	PlayStatusActive,
+	PlayStatusPaused,
+	PlayStatusArchived,
+}
+
+func (e PlayStatus) IsValid() bool {
+	switch e {
+	case PlayStatusDraft, PlayStatusActive, PlayStatusPaused, PlayStatusArchived:
+		return true
+	}
+	return false
+}
+
+func (e PlayStatus) String() string {
+	return string(e)
+}
+
+func (e *PlayStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlayStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlayStatus", str)
+	}
+	return nil
+}
+
+func (e PlayStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlayStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlayStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
