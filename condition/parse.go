@@ -1,14 +1,11 @@
 package condition
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/stewardhq/steward/invalid"
+	"github.com/stewardhq/steward/strictjson"
 )
 
 // rootPath names the tree's root in error paths; callers nest it with invalid.Prefix.
@@ -29,7 +26,7 @@ func Parse(raw []byte, scope Scope) (*Condition, error) {
 	if len(raw) > MaxJSONBytes {
 		return nil, invalid.Field(rootPath, "must be at most %d KiB of JSON", MaxJSONBytes>>10)
 	}
-	v, err := decodeStrict(raw)
+	v, err := strictjson.Decode(raw, rootPath, maxJSONDepth)
 	if err != nil {
 		return nil, err
 	}
@@ -83,117 +80,16 @@ func checkScope(s Scope) error {
 	return nil
 }
 
-// object is a decoded JSON object with its keys in document order, so that the first problem
-// reported is the first in the text.
-type object struct {
-	keys []string
-	vals []any
-}
-
-// decodeStrict decodes one JSON value into string, json.Number, bool, nil, []any and *object,
-// rejecting repeated keys, trailing data and nesting beyond maxJSONDepth.
-func decodeStrict(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	v, err := decodeValue(dec, rootPath, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, invalid.Field(rootPath, "must be a single JSON value")
-	}
-	return v, nil
-}
-
-func syntaxError(dec *json.Decoder) error {
-	return invalid.Field(rootPath, "must be valid JSON (error near byte %d)", dec.InputOffset())
-}
-
-func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(dec)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // string, json.Number, bool or nil
-	}
-	if depth >= maxJSONDepth {
-		return nil, invalid.Field(path, "is nested too deeply")
-	}
-	switch d {
-	case '{':
-		obj := &object{}
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, syntaxError(dec)
-			}
-			key, _ := kt.(string) // the decoder only yields string keys
-			p := path + "." + key
-			if seen[key] {
-				return nil, invalid.Field(p, "is repeated")
-			}
-			seen[key] = true
-			v, err := decodeValue(dec, p, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			obj.keys = append(obj.keys, key)
-			obj.vals = append(obj.vals, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, syntaxError(dec)
-		}
-		return obj, nil
-	case '[':
-		arr := []any{}
-		for i := 0; dec.More(); i++ {
-			v, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			arr = append(arr, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, syntaxError(dec)
-		}
-		return arr, nil
-	}
-	return nil, syntaxError(dec)
-}
-
-// plain turns decoded objects inside a value into maps, which validation then rejects with a
-// message naming the expected type.
-func plain(v any) any {
-	switch t := v.(type) {
-	case *object:
-		m := make(map[string]any, len(t.keys))
-		for i, k := range t.keys {
-			m[k] = plain(t.vals[i])
-		}
-		return m
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = plain(e)
-		}
-		return out
-	}
-	return v
-}
-
 // toNode maps a decoded object onto a Node, rejecting unknown keys and wrong JSON types of the
 // tree's own keys. Values are checked later, by validation, against the field they compare.
 func toNode(v any, path string) (*Node, error) {
-	obj, ok := v.(*object)
+	obj, ok := v.(*strictjson.Object)
 	if !ok {
 		return nil, invalid.Field(path, "must be an object")
 	}
 	n := &Node{}
-	for i, key := range obj.keys {
-		val, p := obj.vals[i], path+"."+key
+	for i, key := range obj.Keys {
+		val, p := obj.Vals[i], path+"."+key
 		var err error
 		switch key {
 		case "all", "any":
@@ -224,7 +120,7 @@ func toNode(v any, path string) (*Node, error) {
 			if val == nil {
 				err = invalid.Field(p, "must not be null")
 			}
-			n.Value = plain(val)
+			n.Value = strictjson.Plain(val)
 		default:
 			err = invalid.Field(p, "is not a known key")
 		}
@@ -255,13 +151,13 @@ func toNodes(v any, path string) ([]Node, error) {
 }
 
 func toEventCount(v any, path string) (*EventCount, error) {
-	obj, ok := v.(*object)
+	obj, ok := v.(*strictjson.Object)
 	if !ok {
 		return nil, invalid.Field(path, "must be an object with name and within")
 	}
 	ec := &EventCount{}
-	for i, key := range obj.keys {
-		val, p := obj.vals[i], path+"."+key
+	for i, key := range obj.Keys {
+		val, p := obj.Vals[i], path+"."+key
 		var err error
 		switch key {
 		case "name":

@@ -1,11 +1,8 @@
 package play
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"regexp"
 	"slices"
@@ -20,6 +17,7 @@ import (
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/condition"
 	"github.com/stewardhq/steward/invalid"
+	"github.com/stewardhq/steward/strictjson"
 )
 
 // rootPath names the definition's root in error paths.
@@ -95,7 +93,7 @@ func parse(raw []byte, scope condition.Scope, complete bool) (*Definition, error
 	if len(raw) > MaxDefinitionBytes {
 		return nil, invalid.Field(rootPath, "must be at most %d KiB of JSON", MaxDefinitionBytes>>10)
 	}
-	v, err := decode(raw)
+	v, err := strictjson.Decode(raw, rootPath, maxJSONDepth)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +168,8 @@ func (p *parser) condition(v any, path string) (*condition.Condition, error) {
 
 // check validates a Check: {"eventSinceStart": name} or a condition.
 func (p *parser) check(v any, path string) (*Check, error) {
-	o, ok := v.(*object)
-	if !ok || !slices.Contains(o.keys, "eventSinceStart") {
+	o, ok := v.(*strictjson.Object)
+	if !ok || !slices.Contains(o.Keys, "eventSinceStart") {
 		c, err := p.condition(v, path)
 		if err != nil {
 			return nil, err
@@ -179,7 +177,7 @@ func (p *parser) check(v any, path string) (*Check, error) {
 		return &Check{Condition: c}, nil
 	}
 	f := &fields{path: path, obj: o}
-	for _, k := range o.keys {
+	for _, k := range o.Keys {
 		if k != "eventSinceStart" {
 			return nil, invalid.Field(f.at(k), "cannot be combined with eventSinceStart")
 		}
@@ -339,15 +337,15 @@ func (p *parser) eventTrigger(f *fields, t *Trigger) error {
 	if err != nil {
 		return err
 	}
-	if len(props.obj.keys) > maxPropertyFilters {
+	if len(props.obj.Keys) > maxPropertyFilters {
 		return invalid.Field(props.path, "must list at most %d properties", maxPropertyFilters)
 	}
-	for i, key := range props.obj.keys {
+	for i, key := range props.obj.Keys {
 		path := props.at(key)
 		if err := checkName(key, path); err != nil {
 			return err
 		}
-		switch val := props.obj.vals[i].(type) {
+		switch val := props.obj.Vals[i].(type) {
 		case string:
 			if utf8.RuneCountInString(val) > maxPropertyValueLen {
 				return invalid.Field(path, "must be at most %d characters", maxPropertyValueLen)
@@ -359,7 +357,7 @@ func (p *parser) eventTrigger(f *fields, t *Trigger) error {
 		if t.Properties == nil {
 			t.Properties = map[string]any{}
 		}
-		t.Properties[key] = props.obj.vals[i]
+		t.Properties[key] = props.obj.Vals[i]
 	}
 	return nil
 }
@@ -407,7 +405,7 @@ func (p *parser) changeTrigger(f *fields, t *Trigger) error {
 		if field == "account.tags" {
 			return invalid.Field(f.at(k), "is not supported on account.tags")
 		}
-		c, err := condition.New(condition.Node{Field: field, Op: condition.OpEq, Value: plain(v)}, scope)
+		c, err := condition.New(condition.Node{Field: field, Op: condition.OpEq, Value: strictjson.Plain(v)}, scope)
 		if err != nil {
 			return rename(err, f.at(k))
 		}
@@ -942,7 +940,7 @@ func (p *parser) webhook(f *fields) (*Webhook, error) {
 		return nil, err
 	}
 	if v, ok := f.get("body"); ok {
-		if _, isObj := v.(*object); !isObj {
+		if _, isObj := v.(*strictjson.Object); !isObj {
 			return nil, invalid.Field(f.at("body"), "must be a JSON object")
 		}
 		if err := p.templateStrings(v, f.at("body")); err != nil {
@@ -977,9 +975,9 @@ func (p *parser) templateStrings(v any, path string) error {
 	case string:
 		_, err := p.checkTemplate(t, path, maxWebhookBodyBytes, false, p.scope == condition.ScopeContact)
 		return err
-	case *object:
-		for i, k := range t.keys {
-			if err := p.templateStrings(t.vals[i], path+"."+k); err != nil {
+	case *strictjson.Object:
+		for i, k := range t.Keys {
+			if err := p.templateStrings(t.Vals[i], path+"."+k); err != nil {
 				return err
 			}
 		}
@@ -1014,12 +1012,12 @@ func headers(v any, path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(f.obj.keys) > maxHeaders {
+	if len(f.obj.Keys) > maxHeaders {
 		return nil, invalid.Field(path, "must hold at most %d headers", maxHeaders)
 	}
 	out := map[string]string{}
 	seen := map[string]string{}
-	for i, name := range f.obj.keys {
+	for i, name := range f.obj.Keys {
 		p := f.at(name)
 		lower := strings.ToLower(name)
 		switch {
@@ -1034,7 +1032,7 @@ func headers(v any, path string) (map[string]string, error) {
 			return nil, invalid.Field(p, "is the same header as %s", seen[lower])
 		}
 		seen[lower] = name
-		val, ok := f.obj.vals[i].(string)
+		val, ok := f.obj.Vals[i].(string)
 		if !ok {
 			return nil, invalid.Field(p, "must be a string")
 		}
@@ -1136,7 +1134,7 @@ func stringList(v any, path string, maxItems, maxLen int) ([]string, error) {
 // canonical encodes a decoded JSON value with object keys sorted and numbers as written, so
 // that the value reads back identically whatever key order storage (jsonb) gives it.
 func canonical(v any) (json.RawMessage, error) {
-	b, err := json.Marshal(plain(v))
+	b, err := json.Marshal(strictjson.Plain(v))
 	if err != nil {
 		return nil, fmt.Errorf("encode value: %w", err)
 	}
@@ -1169,138 +1167,14 @@ func joinNames[T ~string](names []T) string {
 	return strings.Join(s, ", ")
 }
 
-// ----- strict JSON decoding -----
-
-// object is a decoded JSON object with its keys in document order, so the first problem
-// reported is the first in the text, and so a condition re-encodes as it was written.
-type object struct {
-	keys []string
-	vals []any
-}
-
-// MarshalJSON re-encodes the object with its keys in document order.
-func (o *object) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range o.keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, err := json.Marshal(k)
-		if err != nil {
-			return nil, err
-		}
-		vb, err := json.Marshal(o.vals[i])
-		if err != nil {
-			return nil, err
-		}
-		b.Write(kb)
-		b.WriteByte(':')
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-// plain turns decoded objects into maps (for values whose key order does not matter).
-func plain(v any) any {
-	switch t := v.(type) {
-	case *object:
-		m := make(map[string]any, len(t.keys))
-		for i, k := range t.keys {
-			m[k] = plain(t.vals[i])
-		}
-		return m
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = plain(e)
-		}
-		return out
-	}
-	return v
-}
-
-// decode decodes one JSON value into string, json.Number, bool, nil, []any and *object,
-// rejecting repeated keys, trailing data and nesting beyond maxJSONDepth.
-func decode(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	v, err := decodeValue(dec, rootPath, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, invalid.Field(rootPath, "must be a single JSON value")
-	}
-	return v, nil
-}
-
-func syntaxError(dec *json.Decoder) error {
-	return invalid.Field(rootPath, "must be valid JSON (error near byte %d)", dec.InputOffset())
-}
-
-func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(dec)
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil
-	}
-	if depth >= maxJSONDepth {
-		return nil, invalid.Field(path, "is nested too deeply")
-	}
-	switch d {
-	case '{':
-		obj := &object{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, syntaxError(dec)
-			}
-			key, _ := kt.(string)
-			p := path + "." + key
-			if slices.Contains(obj.keys, key) {
-				return nil, invalid.Field(p, "is repeated")
-			}
-			v, err := decodeValue(dec, p, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			obj.keys = append(obj.keys, key)
-			obj.vals = append(obj.vals, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, syntaxError(dec)
-		}
-		return obj, nil
-	case '[':
-		arr := []any{}
-		for i := 0; dec.More(); i++ {
-			v, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			arr = append(arr, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, syntaxError(dec)
-		}
-		return arr, nil
-	}
-	return nil, syntaxError(dec)
-}
-
 // fields reads one decoded object at a path.
 type fields struct {
 	path string
-	obj  *object
+	obj  *strictjson.Object
 }
 
 func asObject(v any, path string) (*fields, error) {
-	o, ok := v.(*object)
+	o, ok := v.(*strictjson.Object)
 	if !ok {
 		return nil, invalid.Field(path, "must be an object")
 	}
@@ -1313,7 +1187,7 @@ func (f *fields) at(key string) string { return f.path + "." + key }
 // only refuses the first key, in document order, that is not allowed; what completes the
 // message ("is not a known key of SEND_EMAIL steps").
 func (f *fields) only(what string, allowed ...string) error {
-	for _, k := range f.obj.keys {
+	for _, k := range f.obj.Keys {
 		if !slices.Contains(allowed, k) {
 			return invalid.Field(f.at(k), "is not a known key%s", what)
 		}
@@ -1323,9 +1197,9 @@ func (f *fields) only(what string, allowed ...string) error {
 
 // raw returns key's value and whether the key is present, null included.
 func (f *fields) raw(key string) (any, bool) {
-	for i, k := range f.obj.keys {
+	for i, k := range f.obj.Keys {
 		if k == key {
-			return f.obj.vals[i], true
+			return f.obj.Vals[i], true
 		}
 	}
 	return nil, false
