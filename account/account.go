@@ -37,10 +37,23 @@ var (
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
-// Service runs account changes. Now is the clock (injected so tests control time).
+// Service runs account changes. Now is the clock (injected so tests control time). Hooks, when
+// set, are called inside the transactions of the changes they describe.
 type Service struct {
-	DB  *bun.DB
-	Now func() time.Time
+	DB    *bun.DB
+	Now   func() time.Time
+	Hooks Hooks
+}
+
+// Hooks let other packages (the play executor) react to account changes in the same
+// transaction, without this package importing them. A hook's error rolls the change back. Nil
+// hooks do nothing.
+type Hooks struct {
+	// EventsRecorded receives the events RecordEvents stored (repeats excluded).
+	EventsRecorded func(ctx context.Context, tx bun.Tx, t db.Tenant, events []db.Event) error
+	// AccountChanged receives an account before and after a change of an existing account
+	// (every change that locks it: Update, SetOwner, SetTeam, Archive, ChangeInTx).
+	AccountChanged func(ctx context.Context, tx bun.Tx, t db.Tenant, before, after *db.Account) error
 }
 
 // Optional is a patch field: Set says whether the client sent it; a nil Value clears it.
@@ -214,20 +227,39 @@ func (s *Service) requireMember(ctx context.Context, idb bun.IDB, t db.Tenant, u
 func (s *Service) modify(ctx context.Context, t db.Tenant, id uuid.UUID, change func(context.Context, bun.Tx, *db.Account) error) (*db.Account, error) {
 	var out *db.Account
 	err := db.InTx(ctx, s.DB, func(ctx context.Context, tx bun.Tx) error {
-		a, err := db.GetAccountForUpdate(ctx, tx, t, id)
-		if err != nil {
-			return err
-		}
-		if err := change(ctx, tx, a); err != nil {
-			return err
-		}
-		if err := db.UpdateAccount(ctx, tx, t, a); err != nil {
-			return conflictOn(err, "externalId", "another account already has this externalId")
-		}
+		a, err := s.modifyInTx(ctx, tx, t, id, change)
 		out = a
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// ChangeInTx applies p to the account inside the caller's transaction (a play's
+// UPDATE_ACCOUNT step), calling the AccountChanged hook like Update does.
+func (s *Service) ChangeInTx(ctx context.Context, tx bun.Tx, t db.Tenant, id uuid.UUID, p Patch) (*db.Account, error) {
+	return s.modifyInTx(ctx, tx, t, id, func(ctx context.Context, tx bun.Tx, a *db.Account) error {
+		return s.apply(ctx, tx, t, a, p)
+	})
+}
+
+func (s *Service) modifyInTx(ctx context.Context, tx bun.Tx, t db.Tenant, id uuid.UUID, change func(context.Context, bun.Tx, *db.Account) error) (*db.Account, error) {
+	a, err := db.GetAccountForUpdate(ctx, tx, t, id)
+	if err != nil {
+		return nil, err
+	}
+	before := *a
+	if err := change(ctx, tx, a); err != nil {
+		return nil, err
+	}
+	if err := db.UpdateAccount(ctx, tx, t, a); err != nil {
+		return nil, conflictOn(err, "externalId", "another account already has this externalId")
+	}
+	if s.Hooks.AccountChanged != nil {
+		if err := s.Hooks.AccountChanged(ctx, tx, t, &before, a); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // apply validates p and copies it onto a.

@@ -75,7 +75,13 @@ func (s *Service) RecordEvents(ctx context.Context, t db.Tenant, in []EventInput
 			return err
 		}
 		res = RecordResult{Accepted: len(stored), Duplicates: len(in) - len(stored)}
-		return advanceActivity(ctx, tx, t, stored)
+		if err := advanceActivity(ctx, tx, t, stored); err != nil {
+			return err
+		}
+		if s.Hooks.EventsRecorded != nil && len(stored) > 0 {
+			return s.Hooks.EventsRecorded(ctx, tx, t, stored)
+		}
+		return nil
 	})
 	return res, err
 }

@@ -11,6 +11,7 @@ import (
 
 // InsertEvents stores events whose client_event_id is new and returns only those stored:
 // repeats, including ones racing in a concurrent call, are skipped by the unique key.
+// The returned rows carry every column.
 func InsertEvents(ctx context.Context, idb bun.IDB, t Tenant, events []*Event) ([]Event, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -18,7 +19,7 @@ func InsertEvents(ctx context.Context, idb bun.IDB, t Tenant, events []*Event) (
 	var stored []Event
 	_, err := Insert(t, idb, events...).
 		On("CONFLICT (workspace_id, client_event_id) DO NOTHING").
-		Returning("account_id, contact_id, name, occurred_at").
+		Returning("id, workspace_id, client_event_id, account_id, contact_id, name, occurred_at, properties, received_at").
 		Exec(ctx, &stored)
 	if err != nil {
 		return nil, mapErr("insert events", err)

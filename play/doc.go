@@ -137,4 +137,31 @@
 // normalises them, user ids in canonical form, JSON bodies and custom values with sorted keys),
 // so the stored document is explicit and marshalling a parsed definition, parsing and
 // marshalling again gives the same bytes, whatever key order jsonb returns.
+//
+// # Runs (the executor)
+//
+// Engine runs published plays. A run (db.PlayRun) pins the version it started on and records
+// its status (RUNNING, WAITING, then COMPLETED, GOAL_MET, EXITED, FAILED or CANCELLED), the
+// step it is at, the round of each REPEAT_UNTIL, when it wakes up and why it started
+// (TriggerInfo: the event, the field, or the entry predicates with the values seen). Its step
+// log (db.PlayStepRun) has one row per step and round, with the outcome, the error and the
+// task, outbox message or in-app message it made.
+//
+// Runs start in the transaction of what caused them: Engine.Hooks plugs OnEventsRecorded and
+// OnAccountChanged into account.Service, and Launch starts MANUAL plays; the first step's River
+// job is inserted in that same transaction (queue.NewInserter, River on database/sql), so a
+// rolled-back change starts nothing. A partial unique index allows one active run per subject
+// and play. SCHEDULE plays are swept by a River periodic job (PeriodicSweep, every
+// EngineConfig.SweepInterval): per play, one INSERT ... SELECT with the trigger, entry and
+// re-entry conditions compiled to SQL, ON CONFLICT DO NOTHING, then one InsertManyTx of the
+// first jobs; an advisory lock per play makes concurrent sweeps take turns.
+//
+// Each step is a StepArgs job (ids only). StepWorker locks the run, drops stale jobs, snoozes
+// while the play is PAUSED, cancels runs of ARCHIVED plays, ends the run when exit (EXITED) or
+// goal (GOAL_MET) holds, executes the step and inserts the next job, all in one transaction.
+// Effects are keyed "play_run:<run>/step:<step>/iter:<round>" (tasks, outbox rows, in-app
+// messages) and commit with the step's log row, so a retried job does not repeat them. WAIT,
+// the interval of REPEAT_UNTIL and the polling of WAIT_UNTIL are scheduled jobs. A failing step
+// is retried by River with backoff; on the last attempt the step and the run become FAILED with
+// the error, and RetryRun resumes it. Events also end runs at once when they meet a goal.
 package play

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/pgcluster"
+	"github.com/stewardhq/steward/queue"
 )
 
 // templateLockKey serializes template creation across test processes.
@@ -71,7 +72,8 @@ func create(ctx context.Context) (*Database, func(), error) {
 	}
 	defer admin.Close(ctx)
 
-	tpl := "steward_tpl_" + db.MigrationsFingerprint()
+	// "_r": the template also holds River's tables (queue.Migrate).
+	tpl := "steward_tpl_" + db.MigrationsFingerprint() + "_river"
 	if err := ensureTemplate(ctx, admin, adminURL, tpl); err != nil {
 		stopCluster()
 		return nil, nil, err
@@ -124,6 +126,10 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, adminURL, tpl string) 
 	_, merr := db.Migrate(ctx, b)
 	_ = b.Close()
 	pool.Close()
+	if merr == nil {
+		// A pool of River's own: bun's database/sql keeps idle connections of the shared pool.
+		merr = migrateRiver(ctx, withDatabase(adminURL, building))
+	}
 	if merr != nil {
 		return merr
 	}
@@ -132,6 +138,15 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, adminURL, tpl string) 
 		return fmt.Errorf("publish template: %w", err)
 	}
 	return nil
+}
+
+func migrateRiver(ctx context.Context, url string) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("open pool for river migrations: %w", err)
+	}
+	defer pool.Close()
+	return queue.Migrate(ctx, pool)
 }
 
 // adminURL returns a URL to a database we may CREATE DATABASE from, and how to release it.
