@@ -22,16 +22,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/pgcluster"
-	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/graph"
-	"github.com/stewardhq/steward/play"
-	"github.com/stewardhq/steward/queue"
 	"github.com/stewardhq/steward/seed"
 	"github.com/stewardhq/steward/server"
 )
@@ -146,7 +142,7 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 			return err
 		}
 		resolver := graph.NewResolver(b, authService, time.Now)
-		stopQueue, err := startQueue(ctx, b, pool, resolver, logger)
+		stopQueue, err := server.StartQueue(ctx, b, pool, resolver, logger, cfg.PlaySweepInterval)
 		if err != nil {
 			return err
 		}
@@ -163,73 +159,6 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 		})
 		return errors.Join(err, stopQueue())
 	})
-}
-
-// queueStopTimeout bounds how long shutdown waits for running jobs before cancelling them.
-const queueStopTimeout = 10 * time.Second
-
-// startQueue applies River's migrations, builds the play executor and the delivery service,
-// wires the executor's hooks into the account service (so events and mutations start runs in
-// their own transactions) and starts the River client. The returned function stops it: a soft
-// stop within queueStopTimeout, then cancelling what still runs. STEWARD_PLAY_SWEEP_INTERVAL
-// (a Go duration, default 1m) sets how often SCHEDULE plays are swept.
-func startQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger) (func() error, error) {
-	if err := queue.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	sweep := queue.DefaultSweepInterval
-	if v := os.Getenv("STEWARD_PLAY_SWEEP_INTERVAL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("config: STEWARD_PLAY_SWEEP_INTERVAL must be a positive duration such as 1m")
-		}
-		sweep = d
-	}
-	deliveries, err := delivery.New(b, delivery.Config{})
-	if err != nil {
-		return nil, err
-	}
-	inserter, err := queue.NewInserter(b.DB)
-	if err != nil {
-		return nil, err
-	}
-	engine := &play.Engine{
-		DB:          b,
-		Definitions: resolver.PlayService,
-		Tasks:       resolver.TaskService,
-		Delivery:    deliveries,
-		Accounts:    resolver.AccountService,
-		Inserter:    inserter,
-		Config:      play.EngineConfig{SweepInterval: sweep},
-		Log:         logger,
-	}
-	resolver.AccountService.Hooks = engine.Hooks()
-	workers := river.NewWorkers()
-	engine.Workers(workers)
-	river.AddWorker(workers, &delivery.EmailWorker{Service: deliveries})
-	river.AddWorker(workers, &delivery.WebhookWorker{Service: deliveries})
-	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep()}, queue.Config{SweepInterval: sweep})
-	if err != nil {
-		return nil, err
-	}
-	// Not ctx: cancelling the start context hard-stops River; shutdown stops it softly below.
-	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("start river: %w", err)
-	}
-	logger.Info("job queue running", slog.Duration("sweep_interval", sweep))
-	return func() error {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
-		defer cancel()
-		if err := client.Stop(stopCtx); err == nil {
-			return nil
-		}
-		cancelCtx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
-		defer cancel2()
-		if err := client.StopAndCancel(cancelCtx); err != nil {
-			return fmt.Errorf("stop river: %w", err)
-		}
-		return nil
-	}, nil
 }
 
 func newAuthService(cfg server.Config, b *bun.DB) (*auth.Service, error) {

@@ -57,9 +57,9 @@ func Open(ctx context.Context, url string, cfg PoolConfig) (*bun.DB, *pgxpool.Po
 		pool.Close()
 		return nil, nil, fmt.Errorf("ping database: %w", err)
 	}
+	// database/sql keeps no idle connections of its own (OpenDBFromPool's setting): every
+	// connection goes back to the one pgxpool, which River, COPY and /readyz also draw from.
 	sqldb := stdlib.OpenDBFromPool(pool)
-	sqldb.SetMaxOpenConns(int(pcfg.MaxConns))
-	sqldb.SetMaxIdleConns(int(pcfg.MaxConns))
 	return bun.NewDB(sqldb, pgdialect.New()), pool, nil
 }
 

@@ -95,7 +95,7 @@ func (l *loaders) fetchContacts(ctx context.Context, ids []uuid.UUID) (map[uuid.
 func (l *loaders) fetchTeams(ctx context.Context, ids []uuid.UUID) ([][]db.AccountTeamMember, []error) {
 	rows, err := db.TeamMembersByAccountIDs(ctx, l.bun, l.tenant, ids)
 	if err != nil {
-		return nil, repeatErr(err, len(ids))
+		return nil, batchErr(err)
 	}
 	byAccount := map[uuid.UUID][]db.AccountTeamMember{}
 	for _, r := range rows {
@@ -111,7 +111,7 @@ func (l *loaders) fetchTeams(ctx context.Context, ids []uuid.UUID) ([][]db.Accou
 func (l *loaders) fetchContactCounts(ctx context.Context, ids []uuid.UUID) ([]int, []error) {
 	counts, err := db.CountContactsByAccountIDs(ctx, l.bun, l.tenant, ids)
 	if err != nil {
-		return nil, repeatErr(err, len(ids))
+		return nil, batchErr(err)
 	}
 	out := make([]int, len(ids))
 	for i, id := range ids {
@@ -131,7 +131,7 @@ func (l *loaders) firstContactsLoader(n int) *dataloadgen.Loader[uuid.UUID, []db
 	ld := dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([][]db.Contact, []error) {
 		rows, err := db.FirstContactsByAccountIDs(ctx, l.bun, l.tenant, ids, n)
 		if err != nil {
-			return nil, repeatErr(err, len(ids))
+			return nil, batchErr(err)
 		}
 		byAccount := map[uuid.UUID][]db.Contact{}
 		for _, r := range rows {
@@ -147,10 +147,9 @@ func (l *loaders) firstContactsLoader(n int) *dataloadgen.Loader[uuid.UUID, []db
 	return ld
 }
 
-func repeatErr(err error, n int) []error {
-	errs := make([]error, n)
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
+// batchErr fails a whole batch with err. dataloadgen hands a single error to every key; with
+// one error per key it would also want one value per key, and report a nil values slice as
+// "bug in fetch function" instead of err.
+func batchErr(err error) []error {
+	return []error{err}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/play"
 	"github.com/stewardhq/steward/task"
 )
@@ -33,4 +34,8 @@ type Resolver struct {
 	AuthService    *auth.Service
 	TaskService    *task.Service
 	PlayService    *play.Definitions
+	// PlayEngine runs plays; set by server.StartQueue once the job queue is up.
+	PlayEngine *play.Engine
+	// Delivery reads the dev mailbox; set by server.StartQueue.
+	Delivery *delivery.Service
 }

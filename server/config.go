@@ -22,6 +22,7 @@ const (
 	DefaultOperationTimeout = 10 * time.Second
 	DefaultShutdownTimeout  = 20 * time.Second
 	DefaultDBMaxConns       = 20
+	DefaultPlaySweepTime    = time.Minute
 )
 
 // Config is every setting of a Steward process, read from environment variables.
@@ -56,6 +57,8 @@ type Config struct {
 	DBMaxConns int
 	// LogLevel is debug, info, warn or error (STEWARD_LOG_LEVEL).
 	LogLevel string
+	// PlaySweepInterval is how often SCHEDULE plays are checked (STEWARD_PLAY_SWEEP_INTERVAL).
+	PlaySweepInterval time.Duration
 }
 
 // ConfigFromEnv reads Config from the environment, applying defaults, and validates it.
@@ -86,6 +89,9 @@ func ConfigFromEnv() (Config, error) {
 	if c.ShutdownTimeout, err = envDuration("STEWARD_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout); err != nil {
 		return c, err
 	}
+	if c.PlaySweepInterval, err = envDuration("STEWARD_PLAY_SWEEP_INTERVAL", DefaultPlaySweepTime); err != nil {
+		return c, err
+	}
 	if c.MaxBodyBytes, err = envInt("STEWARD_MAX_BODY_BYTES", DefaultMaxBodyBytes); err != nil {
 		return c, err
 	}
@@ -107,6 +113,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("STEWARD_REFRESH_TOKEN_TTL must not be shorter than the access token TTL")
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("STEWARD_MAX_BODY_BYTES must be at least 1024")
+	case c.PlaySweepInterval < time.Second:
+		return fmt.Errorf("STEWARD_PLAY_SWEEP_INTERVAL must be at least 1s")
 	case c.DBMaxConns < 2:
 		return fmt.Errorf("STEWARD_DB_MAX_CONNS must be at least 2")
 	case !c.Dev && c.JWTKeys == "":

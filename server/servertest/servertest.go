@@ -91,11 +91,15 @@ func New(t testing.TB, opts ...Option) *Env {
 		PasswordCost: bcrypt.MinCost,
 	}
 	logger := slog.New(server.NewLogHandler(slog.NewTextHandler(io.Discard, nil)))
+	resolver := graph.NewResolver(bunDB, authService, time.Now)
+	stopQueue, err := server.StartQueue(context.Background(), bunDB, pool, resolver, logger, time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, stopQueue()) })
 	srv := server.New(cfg, server.Deps{
 		Bun:      bunDB,
 		Pool:     pool,
 		Auth:     authService,
-		Resolver: graph.NewResolver(bunDB, authService, time.Now),
+		Resolver: resolver,
 		Logger:   logger,
 	})
 	hs := httptest.NewServer(srv.Handler())

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
+
+	"github.com/stewardhq/steward/delivery"
+	"github.com/stewardhq/steward/graph"
+	"github.com/stewardhq/steward/play"
+	"github.com/stewardhq/steward/queue"
+)
+
+// queueStopTimeout bounds how long shutdown waits for running jobs before cancelling them.
+const queueStopTimeout = 10 * time.Second
+
+// StartQueue applies River's migrations, builds the play executor and the delivery service,
+// wires the executor's hooks into the account service (so events and mutations start runs in
+// their own transactions), gives the resolvers the engine, and starts the River client. The
+// returned function stops it: a soft stop within queueStopTimeout, then cancelling what still
+// runs.
+func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration) (func() error, error) {
+	if err := queue.Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	deliveries, err := delivery.New(b, delivery.Config{})
+	if err != nil {
+		return nil, err
+	}
+	inserter, err := queue.NewInserter(b.DB)
+	if err != nil {
+		return nil, err
+	}
+	engine := &play.Engine{
+		DB:          b,
+		Definitions: resolver.PlayService,
+		Tasks:       resolver.TaskService,
+		Delivery:    deliveries,
+		Accounts:    resolver.AccountService,
+		Inserter:    inserter,
+		Config:      play.EngineConfig{SweepInterval: sweep},
+		Log:         logger,
+	}
+	resolver.AccountService.Hooks = engine.Hooks()
+	resolver.PlayEngine = engine
+	resolver.Delivery = deliveries
+	workers := river.NewWorkers()
+	engine.Workers(workers)
+	river.AddWorker(workers, &delivery.EmailWorker{Service: deliveries})
+	river.AddWorker(workers, &delivery.WebhookWorker{Service: deliveries})
+	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep()}, queue.Config{SweepInterval: sweep})
+	if err != nil {
+		return nil, err
+	}
+	// Not ctx: cancelling the start context hard-stops River; the returned function stops it
+	// softly.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("start river: %w", err)
+	}
+	logger.Info("job queue running", slog.Duration("sweep_interval", sweep))
+	return func() error {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
+		defer cancel()
+		if err := client.Stop(stopCtx); err == nil {
+			return nil
+		}
+		cancelCtx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
+		defer cancel2()
+		if err := client.StopAndCancel(cancelCtx); err != nil {
+			return fmt.Errorf("stop river: %w", err)
+		}
+		return nil
+	}, nil
+}
