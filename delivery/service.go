@@ -168,3 +168,8 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, idb bun.IDB, t db.Ten
 	}
 	return secret, nil
 }
+
+// ListMailbox is Mailbox on the service's own database, for the API.
+func (s *Service) ListMailbox(ctx context.Context, t db.Tenant, f MailboxFilter) ([]db.MailboxMessage, error) {
+	return s.Mailbox(ctx, s.DB, t, f)
+}

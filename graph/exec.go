@@ -33,9 +33,12 @@ type ResolverRoot interface {
 	AccountConnection() AccountConnectionResolver
 	Contact() ContactResolver
 	ContactConnection() ContactConnectionResolver
+	InAppMessage() InAppMessageResolver
 	Mutation() MutationResolver
 	OverdueCount() OverdueCountResolver
 	Play() PlayResolver
+	PlayRun() PlayRunResolver
+	PlayStepRun() PlayStepRunResolver
 	PlayVersion() PlayVersionResolver
 	Query() QueryResolver
 	Task() TaskResolver
@@ -132,6 +135,25 @@ type ComplexityRoot struct {
 		Secret func(childComplexity int) int
 	}
 
+	InAppMessage struct {
+		Body      func(childComplexity int) int
+		Contact   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Style     func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
+	MailboxMessage struct {
+		From       func(childComplexity int) int
+		ID         func(childComplexity int) int
+		ReceivedAt func(childComplexity int) int
+		Subject    func(childComplexity int) int
+		TextBody   func(childComplexity int) int
+		To         func(childComplexity int) int
+	}
+
 	Money struct {
 		AmountMinor func(childComplexity int) int
 		Currency    func(childComplexity int) int
@@ -142,6 +164,7 @@ type ComplexityRoot struct {
 		ArchiveAccount            func(childComplexity int, id string) int
 		ArchiveContact            func(childComplexity int, id string) int
 		ArchivePlay               func(childComplexity int, id string) int
+		CancelPlayRun             func(childComplexity int, id string) int
 		CancelTask                func(childComplexity int, id string) int
 		CompleteTask              func(childComplexity int, id string) int
 		CreateAPIKey              func(childComplexity int, input model.CreateAPIKeyInput) int
@@ -152,8 +175,10 @@ type ComplexityRoot struct {
 		DisableUser               func(childComplexity int, userID string) int
 		DiscardPlayDraft          func(childComplexity int, id string) int
 		InviteUser                func(childComplexity int, input model.InviteUserInput) int
+		LaunchPlay                func(childComplexity int, playID string, subjectIds []string) int
 		Login                     func(childComplexity int, email string, password string) int
 		Logout                    func(childComplexity int, refreshToken string) int
+		MarkInAppMessage          func(childComplexity int, id string, status model.InAppMessageStatus) int
 		PausePlay                 func(childComplexity int, id string) int
 		PublishPlay               func(childComplexity int, id string) int
 		ReassignTask              func(childComplexity int, id string, assignee model.AssigneeInput) int
@@ -161,6 +186,7 @@ type ComplexityRoot struct {
 		RefreshSession            func(childComplexity int, refreshToken string) int
 		ReopenTask                func(childComplexity int, id string) int
 		ResumePlay                func(childComplexity int, id string) int
+		RetryPlayRun              func(childComplexity int, id string) int
 		RevokeAPIKey              func(childComplexity int, id string) int
 		SetAccountOwner           func(childComplexity int, accountID string, userID *string) int
 		SetAccountTeam            func(childComplexity int, accountID string, members []*model.TeamMemberInput) int
@@ -200,6 +226,46 @@ type ComplexityRoot struct {
 		Versions       func(childComplexity int) int
 	}
 
+	PlayRun struct {
+		Account     func(childComplexity int) int
+		Contact     func(childComplexity int) int
+		CurrentStep func(childComplexity int) int
+		Error       func(childComplexity int) int
+		FinishedAt  func(childComplexity int) int
+		ID          func(childComplexity int) int
+		NextWakeAt  func(childComplexity int) int
+		Outcome     func(childComplexity int) int
+		Play        func(childComplexity int) int
+		StartedAt   func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Steps       func(childComplexity int) int
+		Trigger     func(childComplexity int) int
+		Version     func(childComplexity int) int
+	}
+
+	PlayRunConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	PlayRunEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PlayStepRun struct {
+		Attempt    func(childComplexity int) int
+		Error      func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		Iteration  func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Outcome    func(childComplexity int) int
+		StartedAt  func(childComplexity int) int
+		Status     func(childComplexity int) int
+		StepID     func(childComplexity int) int
+		Task       func(childComplexity int) int
+	}
+
 	PlayVersion struct {
 		Definition  func(childComplexity int) int
 		PublishedAt func(childComplexity int) int
@@ -213,10 +279,14 @@ type ComplexityRoot struct {
 		AccountByExternalID func(childComplexity int, externalID string) int
 		Accounts            func(childComplexity int, first *int, after *string, filter *model.AccountFilter, orderBy *model.AccountOrder) int
 		Contact             func(childComplexity int, id string) int
+		InAppMessages       func(childComplexity int, contactID string, status []model.InAppMessageStatus) int
+		Mailbox             func(childComplexity int, to *string, first *int) int
 		Me                  func(childComplexity int) int
 		Node                func(childComplexity int, id string) int
 		OverdueTaskCounts   func(childComplexity int, by model.OverdueGrouping) int
 		Play                func(childComplexity int, id string) int
+		PlayRun             func(childComplexity int, id string) int
+		PlayRuns            func(childComplexity int, first *int, after *string, filter *model.PlayRunFilter) int
 		Plays               func(childComplexity int, filter *model.PlayFilter) int
 		Task                func(childComplexity int, id string) int
 		Tasks               func(childComplexity int, first *int, after *string, filter *model.TaskFilter) int
@@ -335,6 +405,9 @@ type ContactResolver interface {
 type ContactConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.ContactConnection) (int, error)
 }
+type InAppMessageResolver interface {
+	Contact(ctx context.Context, obj *model.InAppMessage) (*model.Contact, error)
+}
 type MutationResolver interface {
 	Login(ctx context.Context, email string, password string) (*model.AuthPayload, error)
 	RefreshSession(ctx context.Context, refreshToken string) (*model.AuthPayload, error)
@@ -368,6 +441,10 @@ type MutationResolver interface {
 	PausePlay(ctx context.Context, id string) (*model.Play, error)
 	ResumePlay(ctx context.Context, id string) (*model.Play, error)
 	ArchivePlay(ctx context.Context, id string) (*model.Play, error)
+	LaunchPlay(ctx context.Context, playID string, subjectIds []string) ([]*model.PlayRun, error)
+	CancelPlayRun(ctx context.Context, id string) (*model.PlayRun, error)
+	RetryPlayRun(ctx context.Context, id string) (*model.PlayRun, error)
+	MarkInAppMessage(ctx context.Context, id string, status model.InAppMessageStatus) (*model.InAppMessage, error)
 }
 type OverdueCountResolver interface {
 	User(ctx context.Context, obj *model.OverdueCount) (*model.User, error)
@@ -376,6 +453,17 @@ type OverdueCountResolver interface {
 type PlayResolver interface {
 	Published(ctx context.Context, obj *model.Play) (*model.PlayVersion, error)
 	Versions(ctx context.Context, obj *model.Play) ([]*model.PlayVersion, error)
+}
+type PlayRunResolver interface {
+	Play(ctx context.Context, obj *model.PlayRun) (*model.Play, error)
+
+	Account(ctx context.Context, obj *model.PlayRun) (*model.Account, error)
+	Contact(ctx context.Context, obj *model.PlayRun) (*model.Contact, error)
+
+	Steps(ctx context.Context, obj *model.PlayRun) ([]*model.PlayStepRun, error)
+}
+type PlayStepRunResolver interface {
+	Task(ctx context.Context, obj *model.PlayStepRun) (*model.Task, error)
 }
 type PlayVersionResolver interface {
 	PublishedBy(ctx context.Context, obj *model.PlayVersion) (*model.User, error)
@@ -395,6 +483,10 @@ type QueryResolver interface {
 	OverdueTaskCounts(ctx context.Context, by model.OverdueGrouping) ([]*model.OverdueCount, error)
 	Plays(ctx context.Context, filter *model.PlayFilter) ([]*model.Play, error)
 	Play(ctx context.Context, id string) (*model.Play, error)
+	PlayRuns(ctx context.Context, first *int, after *string, filter *model.PlayRunFilter) (*model.PlayRunConnection, error)
+	PlayRun(ctx context.Context, id string) (*model.PlayRun, error)
+	InAppMessages(ctx context.Context, contactID string, status []model.InAppMessageStatus) ([]*model.InAppMessage, error)
+	Mailbox(ctx context.Context, to *string, first *int) ([]*model.MailboxMessage, error)
 }
 type TaskResolver interface {
 	Account(ctx context.Context, obj *model.Task) (*model.Account, error)
@@ -786,6 +878,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApiKeyPayload.Secret(childComplexity), true
 
+	case "InAppMessage.body":
+		if e.ComplexityRoot.InAppMessage.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessage.Body(childComplexity), true
+	case "InAppMessage.contact":
+		if e.ComplexityRoot.InAppMessage.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessage.Contact(childComplexity), true
+	case "InAppMessage.createdAt":
+		if e.ComplexityRoot.InAppMessage.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessage.CreatedAt(childComplexity), true
+	case "InAppMessage.id":
+		if e.ComplexityRoot.InAppMessage.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessage.ID(childComplexity), true
+	case "InAppMessage.status":
+		if e.ComplexityRoot.InAppMessage.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessage.Status(childComplexity), true
+	case "InAppMessage.style":
+		if e.ComplexityRoot.InAppMessage.Style == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessage.Style(childComplexity), true
+	case "InAppMessage.title":
+		if e.ComplexityRoot.InAppMessage.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessage.Title(childComplexity), true
+
+	case "MailboxMessage.from":
+		if e.ComplexityRoot.MailboxMessage.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailboxMessage.From(childComplexity), true
+	case "MailboxMessage.id":
+		if e.ComplexityRoot.MailboxMessage.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailboxMessage.ID(childComplexity), true
+	case "MailboxMessage.receivedAt":
+		if e.ComplexityRoot.MailboxMessage.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailboxMessage.ReceivedAt(childComplexity), true
+	case "MailboxMessage.subject":
+		if e.ComplexityRoot.MailboxMessage.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailboxMessage.Subject(childComplexity), true
+	case "MailboxMessage.textBody":
+		if e.ComplexityRoot.MailboxMessage.TextBody == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailboxMessage.TextBody(childComplexity), true
+	case "MailboxMessage.to":
+		if e.ComplexityRoot.MailboxMessage.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MailboxMessage.To(childComplexity), true
+
 	case "Money.amountMinor":
 		if e.ComplexityRoot.Money.AmountMinor == nil {
 			break
@@ -843,6 +1015,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ArchivePlay(childComplexity, args["id"].(string)), true
+	case "Mutation.cancelPlayRun":
+		if e.ComplexityRoot.Mutation.CancelPlayRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelPlayRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelPlayRun(childComplexity, args["id"].(string)), true
 	case "Mutation.cancelTask":
 		if e.ComplexityRoot.Mutation.CancelTask == nil {
 			break
@@ -953,6 +1136,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InviteUser(childComplexity, args["input"].(model.InviteUserInput)), true
+	case "Mutation.launchPlay":
+		if e.ComplexityRoot.Mutation.LaunchPlay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_launchPlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LaunchPlay(childComplexity, args["playId"].(string), args["subjectIds"].([]string)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -975,6 +1169,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity, args["refreshToken"].(string)), true
+	case "Mutation.markInAppMessage":
+		if e.ComplexityRoot.Mutation.MarkInAppMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markInAppMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkInAppMessage(childComplexity, args["id"].(string), args["status"].(model.InAppMessageStatus)), true
 	case "Mutation.pausePlay":
 		if e.ComplexityRoot.Mutation.PausePlay == nil {
 			break
@@ -1052,6 +1257,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumePlay(childComplexity, args["id"].(string)), true
+	case "Mutation.retryPlayRun":
+		if e.ComplexityRoot.Mutation.RetryPlayRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryPlayRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryPlayRun(childComplexity, args["id"].(string)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1269,6 +1485,178 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Play.Versions(childComplexity), true
 
+	case "PlayRun.account":
+		if e.ComplexityRoot.PlayRun.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Account(childComplexity), true
+	case "PlayRun.contact":
+		if e.ComplexityRoot.PlayRun.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Contact(childComplexity), true
+	case "PlayRun.currentStep":
+		if e.ComplexityRoot.PlayRun.CurrentStep == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.CurrentStep(childComplexity), true
+	case "PlayRun.error":
+		if e.ComplexityRoot.PlayRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Error(childComplexity), true
+	case "PlayRun.finishedAt":
+		if e.ComplexityRoot.PlayRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.FinishedAt(childComplexity), true
+	case "PlayRun.id":
+		if e.ComplexityRoot.PlayRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.ID(childComplexity), true
+	case "PlayRun.nextWakeAt":
+		if e.ComplexityRoot.PlayRun.NextWakeAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.NextWakeAt(childComplexity), true
+	case "PlayRun.outcome":
+		if e.ComplexityRoot.PlayRun.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Outcome(childComplexity), true
+	case "PlayRun.play":
+		if e.ComplexityRoot.PlayRun.Play == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Play(childComplexity), true
+	case "PlayRun.startedAt":
+		if e.ComplexityRoot.PlayRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.StartedAt(childComplexity), true
+	case "PlayRun.status":
+		if e.ComplexityRoot.PlayRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Status(childComplexity), true
+	case "PlayRun.steps":
+		if e.ComplexityRoot.PlayRun.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Steps(childComplexity), true
+	case "PlayRun.trigger":
+		if e.ComplexityRoot.PlayRun.Trigger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Trigger(childComplexity), true
+	case "PlayRun.version":
+		if e.ComplexityRoot.PlayRun.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRun.Version(childComplexity), true
+
+	case "PlayRunConnection.edges":
+		if e.ComplexityRoot.PlayRunConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunConnection.Edges(childComplexity), true
+	case "PlayRunConnection.pageInfo":
+		if e.ComplexityRoot.PlayRunConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunConnection.PageInfo(childComplexity), true
+
+	case "PlayRunEdge.cursor":
+		if e.ComplexityRoot.PlayRunEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunEdge.Cursor(childComplexity), true
+	case "PlayRunEdge.node":
+		if e.ComplexityRoot.PlayRunEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunEdge.Node(childComplexity), true
+
+	case "PlayStepRun.attempt":
+		if e.ComplexityRoot.PlayStepRun.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.Attempt(childComplexity), true
+	case "PlayStepRun.error":
+		if e.ComplexityRoot.PlayStepRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.Error(childComplexity), true
+	case "PlayStepRun.finishedAt":
+		if e.ComplexityRoot.PlayStepRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.FinishedAt(childComplexity), true
+	case "PlayStepRun.iteration":
+		if e.ComplexityRoot.PlayStepRun.Iteration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.Iteration(childComplexity), true
+	case "PlayStepRun.kind":
+		if e.ComplexityRoot.PlayStepRun.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.Kind(childComplexity), true
+	case "PlayStepRun.outcome":
+		if e.ComplexityRoot.PlayStepRun.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.Outcome(childComplexity), true
+	case "PlayStepRun.startedAt":
+		if e.ComplexityRoot.PlayStepRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.StartedAt(childComplexity), true
+	case "PlayStepRun.status":
+		if e.ComplexityRoot.PlayStepRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.Status(childComplexity), true
+	case "PlayStepRun.stepId":
+		if e.ComplexityRoot.PlayStepRun.StepID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.StepID(childComplexity), true
+	case "PlayStepRun.task":
+		if e.ComplexityRoot.PlayStepRun.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayStepRun.Task(childComplexity), true
+
 	case "PlayVersion.definition":
 		if e.ComplexityRoot.PlayVersion.Definition == nil {
 			break
@@ -1344,7 +1732,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Contact(childComplexity, args["id"].(string)), true
+	case "Query.inAppMessages":
+		if e.ComplexityRoot.Query.InAppMessages == nil {
+			break
+		}
 
+		args, err := ec.field_Query_inAppMessages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.InAppMessages(childComplexity, args["contactId"].(string), args["status"].([]model.InAppMessageStatus)), true
+
+	case "Query.mailbox":
+		if e.ComplexityRoot.Query.Mailbox == nil {
+			break
+		}
+
+		args, err := ec.field_Query_mailbox_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Mailbox(childComplexity, args["to"].(*string), args["first"].(*int)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -1384,6 +1794,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Play(childComplexity, args["id"].(string)), true
+	case "Query.playRun":
+		if e.ComplexityRoot.Query.PlayRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_playRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PlayRun(childComplexity, args["id"].(string)), true
+	case "Query.playRuns":
+		if e.ComplexityRoot.Query.PlayRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_playRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PlayRuns(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.PlayRunFilter)), true
 	case "Query.plays":
 		if e.ComplexityRoot.Query.Plays == nil {
 			break
@@ -1787,6 +2219,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EventInput", ec.unmarshalInputEventInput),
 			graphql.NewInputUnmarshaler("InviteUserInput", ec.unmarshalInputInviteUserInput),
 			graphql.NewInputUnmarshaler("PlayFilter", ec.unmarshalInputPlayFilter),
+			graphql.NewInputUnmarshaler("PlayRunFilter", ec.unmarshalInputPlayRunFilter),
 			graphql.NewInputUnmarshaler("TaskAssigneeFilter", ec.unmarshalInputTaskAssigneeFilter),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
 			graphql.NewInputUnmarshaler("TeamMemberInput", ec.unmarshalInputTeamMemberInput),
@@ -2268,6 +2701,95 @@ input PlayFilter {
   scope: PlayScope
 }
 
+enum PlayRunStatus {
+  RUNNING
+  WAITING
+  COMPLETED
+  GOAL_MET
+  EXITED
+  FAILED
+  CANCELLED
+}
+
+"One run of a play for one account (or contact), pinned to the version it started on."
+type PlayRun implements Node {
+  id: ID!
+  play: Play!
+  version: Int!
+  status: PlayRunStatus!
+  account: Account!
+  contact: Contact
+  "The step the run executes next or waits in; null once finished."
+  currentStep: String
+  nextWakeAt: Time
+  "Why the run started, with the values seen."
+  trigger: JSON!
+  startedAt: Time!
+  finishedAt: Time
+  outcome: String
+  error: String
+  "The step log, in the order steps started."
+  steps: [PlayStepRun!]!
+}
+
+"One execution of one step of a run (iteration counts REPEAT_UNTIL rounds)."
+type PlayStepRun {
+  stepId: String!
+  kind: String!
+  iteration: Int!
+  attempt: Int!
+  status: String!
+  startedAt: Time!
+  finishedAt: Time
+  outcome: String
+  error: String
+  task: Task
+}
+
+type PlayRunEdge {
+  cursor: String!
+  node: PlayRun!
+}
+
+type PlayRunConnection {
+  edges: [PlayRunEdge!]!
+  pageInfo: PageInfo!
+}
+
+input PlayRunFilter {
+  playId: ID
+  accountId: ID
+  status: [PlayRunStatus!]
+}
+
+enum InAppMessageStatus {
+  PENDING
+  DISPLAYED
+  DISMISSED
+  CLICKED
+}
+
+"A message shown to a contact inside the customer's product (fetched by partner integrations)."
+type InAppMessage implements Node {
+  id: ID!
+  contact: Contact!
+  title: String!
+  body: String!
+  style: String!
+  status: InAppMessageStatus!
+  createdAt: Time!
+}
+
+"An email kept by the dev mailbox (when no SMTP_URL is configured)."
+type MailboxMessage {
+  id: ID!
+  from: String!
+  to: String!
+  subject: String!
+  textBody: String!
+  receivedAt: Time!
+}
+
 type Query {
   me: Viewer! @auth(role: VIEWER, scope: READ)
   node(id: ID!): Node @auth(role: VIEWER, scope: READ)
@@ -2283,6 +2805,12 @@ type Query {
   overdueTaskCounts(by: OverdueGrouping!): [OverdueCount!]! @auth(role: VIEWER, scope: READ)
   plays(filter: PlayFilter): [Play!]! @auth(role: VIEWER, scope: READ)
   play(id: ID!): Play! @auth(role: VIEWER, scope: READ)
+  playRuns(first: Int = 20, after: String, filter: PlayRunFilter): PlayRunConnection! @auth(role: VIEWER, scope: READ)
+  playRun(id: ID!): PlayRun! @auth(role: VIEWER, scope: READ)
+  "A contact's in-app messages (default: the pending ones)."
+  inAppMessages(contactId: ID!, status: [InAppMessageStatus!]): [InAppMessage!]! @auth(role: VIEWER, scope: READ)
+  "The dev mailbox: emails plays sent while no SMTP server is configured, newest first."
+  mailbox(to: String, first: Int = 50): [MailboxMessage!]! @auth(role: ADMIN)
 }
 
 input AccountInput {
@@ -2421,7 +2949,15 @@ type Mutation {
   publishPlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
   pausePlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
   resumePlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
+  "Archives the play and cancels its active runs."
   archivePlay(id: ID!): Play! @auth(role: MANAGER, scope: WRITE)
+  "Starts a published play by hand on accounts (ACCOUNT plays) or contacts (CONTACT plays)."
+  launchPlay(playId: ID!, subjectIds: [ID!]!): [PlayRun!]! @auth(role: CSM, scope: WRITE)
+  cancelPlayRun(id: ID!): PlayRun! @auth(role: CSM, scope: WRITE)
+  "Runs a FAILED run's failed step again."
+  retryPlayRun(id: ID!): PlayRun! @auth(role: CSM, scope: WRITE)
+  "Reports that a contact saw, dismissed or clicked an in-app message."
+  markInAppMessage(id: ID!, status: InAppMessageStatus!): InAppMessage! @auth(role: CSM, scope: WRITE)
 }
 `, BuiltIn: false},
 }
@@ -2593,6 +3129,44 @@ func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type CreateApiKeyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_InAppMessage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_InAppMessage_id(ctx, field)
+	case "contact":
+		return ec.fieldContext_InAppMessage_contact(ctx, field)
+	case "title":
+		return ec.fieldContext_InAppMessage_title(ctx, field)
+	case "body":
+		return ec.fieldContext_InAppMessage_body(ctx, field)
+	case "style":
+		return ec.fieldContext_InAppMessage_style(ctx, field)
+	case "status":
+		return ec.fieldContext_InAppMessage_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_InAppMessage_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InAppMessage", field.Name)
+}
+
+func (ec *executionContext) childFields_MailboxMessage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MailboxMessage_id(ctx, field)
+	case "from":
+		return ec.fieldContext_MailboxMessage_from(ctx, field)
+	case "to":
+		return ec.fieldContext_MailboxMessage_to(ctx, field)
+	case "subject":
+		return ec.fieldContext_MailboxMessage_subject(ctx, field)
+	case "textBody":
+		return ec.fieldContext_MailboxMessage_textBody(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_MailboxMessage_receivedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MailboxMessage", field.Name)
+}
+
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "amountMinor":
@@ -2657,6 +3231,86 @@ func (ec *executionContext) childFields_Play(ctx context.Context, field graphql.
 		return ec.fieldContext_Play_archivedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Play", field.Name)
+}
+
+func (ec *executionContext) childFields_PlayRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PlayRun_id(ctx, field)
+	case "play":
+		return ec.fieldContext_PlayRun_play(ctx, field)
+	case "version":
+		return ec.fieldContext_PlayRun_version(ctx, field)
+	case "status":
+		return ec.fieldContext_PlayRun_status(ctx, field)
+	case "account":
+		return ec.fieldContext_PlayRun_account(ctx, field)
+	case "contact":
+		return ec.fieldContext_PlayRun_contact(ctx, field)
+	case "currentStep":
+		return ec.fieldContext_PlayRun_currentStep(ctx, field)
+	case "nextWakeAt":
+		return ec.fieldContext_PlayRun_nextWakeAt(ctx, field)
+	case "trigger":
+		return ec.fieldContext_PlayRun_trigger(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_PlayRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_PlayRun_finishedAt(ctx, field)
+	case "outcome":
+		return ec.fieldContext_PlayRun_outcome(ctx, field)
+	case "error":
+		return ec.fieldContext_PlayRun_error(ctx, field)
+	case "steps":
+		return ec.fieldContext_PlayRun_steps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlayRun", field.Name)
+}
+
+func (ec *executionContext) childFields_PlayRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PlayRunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PlayRunConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlayRunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PlayRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PlayRunEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PlayRunEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlayRunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PlayStepRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stepId":
+		return ec.fieldContext_PlayStepRun_stepId(ctx, field)
+	case "kind":
+		return ec.fieldContext_PlayStepRun_kind(ctx, field)
+	case "iteration":
+		return ec.fieldContext_PlayStepRun_iteration(ctx, field)
+	case "attempt":
+		return ec.fieldContext_PlayStepRun_attempt(ctx, field)
+	case "status":
+		return ec.fieldContext_PlayStepRun_status(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_PlayStepRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_PlayStepRun_finishedAt(ctx, field)
+	case "outcome":
+		return ec.fieldContext_PlayStepRun_outcome(ctx, field)
+	case "error":
+		return ec.fieldContext_PlayStepRun_error(ctx, field)
+	case "task":
+		return ec.fieldContext_PlayStepRun_task(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlayStepRun", field.Name)
 }
 
 func (ec *executionContext) childFields_PlayVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3099,6 +3753,20 @@ func (ec *executionContext) field_Mutation_archivePlay_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelPlayRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3239,6 +3907,28 @@ func (ec *executionContext) field_Mutation_inviteUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_launchPlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "playId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["playId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "subjectIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["subjectIds"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3272,6 +3962,28 @@ func (ec *executionContext) field_Mutation_logout_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["refreshToken"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_markInAppMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (model.InAppMessageStatus, error) {
+			return ec.unmarshalNInAppMessageStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
 	return args, nil
 }
 
@@ -3368,6 +4080,20 @@ func (ec *executionContext) field_Mutation_reopenTask_args(ctx context.Context, 
 }
 
 func (ec *executionContext) field_Mutation_resumePlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryPlayRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -3665,6 +4391,50 @@ func (ec *executionContext) field_Query_contact_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_inAppMessages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]model.InAppMessageStatus, error) {
+			return ec.unmarshalOInAppMessageStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_mailbox_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3690,6 +4460,50 @@ func (ec *executionContext) field_Query_overdueTaskCounts_args(ctx context.Conte
 		return nil, err
 	}
 	args["by"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_playRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_playRuns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.PlayRunFilter, error) {
+			return ec.unmarshalOPlayRunFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
 	return args, nil
 }
 
@@ -5229,6 +6043,314 @@ func (ec *executionContext) _CreateApiKeyPayload_secret(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_CreateApiKeyPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _InAppMessage_id(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessage_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "ID")
+}
+
+func (ec *executionContext) _InAppMessage_contact(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessage_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InAppMessage().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessage_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InAppMessage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InAppMessage_title(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessage_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessage_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "String")
+}
+
+func (ec *executionContext) _InAppMessage_body(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessage_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessage_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "String")
+}
+
+func (ec *executionContext) _InAppMessage_style(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessage_style(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Style, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessage_style(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "String")
+}
+
+func (ec *executionContext) _InAppMessage_status(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessage_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.InAppMessageStatus) graphql.Marshaler {
+			return ec.marshalNInAppMessageStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessage_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "InAppMessageStatus")
+}
+
+func (ec *executionContext) _InAppMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessage_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MailboxMessage_id(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MailboxMessage_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MailboxMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MailboxMessage", field, false, false, "ID")
+}
+
+func (ec *executionContext) _MailboxMessage_from(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MailboxMessage_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MailboxMessage_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MailboxMessage", field, false, false, "String")
+}
+
+func (ec *executionContext) _MailboxMessage_to(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MailboxMessage_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MailboxMessage_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MailboxMessage", field, false, false, "String")
+}
+
+func (ec *executionContext) _MailboxMessage_subject(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MailboxMessage_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MailboxMessage_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MailboxMessage", field, false, false, "String")
+}
+
+func (ec *executionContext) _MailboxMessage_textBody(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MailboxMessage_textBody(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TextBody, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MailboxMessage_textBody(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MailboxMessage", field, false, false, "String")
+}
+
+func (ec *executionContext) _MailboxMessage_receivedAt(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MailboxMessage_receivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MailboxMessage_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MailboxMessage", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Money_amountMinor(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -7327,6 +8449,274 @@ func (ec *executionContext) fieldContext_Mutation_archivePlay(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_launchPlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_launchPlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LaunchPlay(ctx, fc.Args["playId"].(string), fc.Args["subjectIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal []*model.PlayRun
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal []*model.PlayRun
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.PlayRun
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PlayRun) graphql.Marshaler {
+			return ec.marshalNPlayRun2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_launchPlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_launchPlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelPlayRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelPlayRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelPlayRun(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+			return ec.marshalNPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelPlayRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelPlayRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryPlayRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryPlayRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryPlayRun(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+			return ec.marshalNPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryPlayRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryPlayRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_markInAppMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markInAppMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkInAppMessage(ctx, fc.Args["id"].(string), fc.Args["status"].(model.InAppMessageStatus))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.InAppMessage
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.InAppMessage
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.InAppMessage
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InAppMessage) graphql.Marshaler {
+			return ec.marshalNInAppMessage2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markInAppMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InAppMessage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markInAppMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OverdueCount_user(ctx context.Context, field graphql.CollectedField, obj *model.OverdueCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7798,6 +9188,722 @@ func (ec *executionContext) _Play_archivedAt(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Play_archivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Play", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayRun_id(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PlayRun_play(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_play(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlayRun().Play(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_play(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlayRun_version(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlayRun_status(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PlayRunStatus) graphql.Marshaler {
+			return ec.marshalNPlayRunStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "PlayRunStatus")
+}
+
+func (ec *executionContext) _PlayRun_account(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlayRun().Account(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlayRun_contact(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlayRun().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlayRun_currentStep(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_currentStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrentStep, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_currentStep(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayRun_nextWakeAt(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_nextWakeAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextWakeAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_nextWakeAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayRun_trigger(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_trigger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Trigger, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_trigger(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _PlayRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayRun_outcome(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayRun_error(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayRun_steps(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRun_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlayRun().Steps(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PlayStepRun) graphql.Marshaler {
+			return ec.marshalNPlayStepRun2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStepRunᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRun_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayStepRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlayRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PlayRunEdge) graphql.Marshaler {
+			return ec.marshalNPlayRunEdge2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRunEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlayRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlayRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRunEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+			return ec.marshalNPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRunEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlayStepRun_stepId(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_stepId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StepID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_stepId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayStepRun_kind(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayStepRun_iteration(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_iteration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Iteration, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_iteration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlayStepRun_attempt(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_attempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlayStepRun_status(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayStepRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayStepRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayStepRun_outcome(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayStepRun_error(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayStepRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayStepRun_task(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayStepRun_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlayStepRun().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlayStepRun_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayStepRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PlayVersion_version(ctx context.Context, field graphql.CollectedField, obj *model.PlayVersion) (ret graphql.Marshaler) {
@@ -8780,6 +10886,269 @@ func (ec *executionContext) fieldContext_Query_play(ctx context.Context, field g
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_play_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_playRuns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_playRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PlayRuns(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.PlayRunFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.PlayRunConnection
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.PlayRunConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.PlayRunConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRunConnection) graphql.Marshaler {
+			return ec.marshalNPlayRunConnection2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_playRuns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_playRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_playRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_playRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PlayRun(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.PlayRun
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+			return ec.marshalNPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_playRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_playRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_inAppMessages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_inAppMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().InAppMessages(ctx, fc.Args["contactId"].(string), fc.Args["status"].([]model.InAppMessageStatus))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []*model.InAppMessage
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal []*model.InAppMessage
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.InAppMessage
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.InAppMessage) graphql.Marshaler {
+			return ec.marshalNInAppMessage2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_inAppMessages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InAppMessage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_inAppMessages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mailbox(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mailbox(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Mailbox(ctx, fc.Args["to"].(*string), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal []*model.MailboxMessage
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.MailboxMessage
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MailboxMessage) graphql.Marshaler {
+			return ec.marshalNMailboxMessage2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMailboxMessageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mailbox(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MailboxMessage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_mailbox_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12245,6 +14614,62 @@ func UnmarshalPlayFilter(ctx context.Context, raw any) (model.PlayFilter, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPlayRunFilter(ctx context.Context, obj any) (model.PlayRunFilter, error) {
+	var it model.PlayRunFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"playId", "accountId", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "playId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("playId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PlayID = data
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOPlayRunStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPlayRunFilter unmarshals raw into the PlayRunFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPlayRunFilter(ctx context.Context, raw any) (model.PlayRunFilter, error) {
+	var out model.PlayRunFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PlayRunFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTaskAssigneeFilter(ctx context.Context, obj any) (model.TaskAssigneeFilter, error) {
 	var it model.TaskAssigneeFilter
 	if obj == nil {
@@ -12666,6 +15091,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Task(ctx, sel, obj)
+	case model.PlayRun:
+		return ec._PlayRun(ctx, sel, &obj)
+	case *model.PlayRun:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PlayRun(ctx, sel, obj)
 	case model.Play:
 		return ec._Play(ctx, sel, &obj)
 	case *model.Play:
@@ -12673,6 +15105,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Play(ctx, sel, obj)
+	case model.InAppMessage:
+		return ec._InAppMessage(ctx, sel, &obj)
+	case *model.InAppMessage:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._InAppMessage(ctx, sel, obj)
 	case model.Contact:
 		return ec._Contact(ctx, sel, &obj)
 	case *model.Contact:
@@ -13236,6 +15675,128 @@ func (ec *executionContext) _CreateApiKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var inAppMessageImplementors = []string{"InAppMessage", "Node"}
+
+func (ec *executionContext) _InAppMessage(ctx context.Context, sel ast.SelectionSet, obj *model.InAppMessage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inAppMessageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InAppMessage")
+		case "id":
+			out.Values[i] = ec._InAppMessage_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InAppMessage_contact(ctx, field, obj)
+				})
+		case "title":
+			out.Values[i] = ec._InAppMessage_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "body":
+			out.Values[i] = ec._InAppMessage_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "style":
+			out.Values[i] = ec._InAppMessage_style(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._InAppMessage_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._InAppMessage_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mailboxMessageImplementors = []string{"MailboxMessage"}
+
+func (ec *executionContext) _MailboxMessage(ctx context.Context, sel ast.SelectionSet, obj *model.MailboxMessage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mailboxMessageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MailboxMessage")
+		case "id":
+			out.Values[i] = ec._MailboxMessage_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._MailboxMessage_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._MailboxMessage_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._MailboxMessage_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "textBody":
+			out.Values[i] = ec._MailboxMessage_textBody(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receivedAt":
+			out.Values[i] = ec._MailboxMessage_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var moneyImplementors = []string{"Money"}
 
 func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model.Money) graphql.Marshaler {
@@ -13517,6 +16078,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "launchPlay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_launchPlay(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelPlayRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelPlayRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryPlayRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryPlayRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "markInAppMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markInAppMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13717,6 +16306,263 @@ func (ec *executionContext) _Play(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var playRunImplementors = []string{"PlayRun", "Node"}
+
+func (ec *executionContext) _PlayRun(ctx context.Context, sel ast.SelectionSet, obj *model.PlayRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlayRun")
+		case "id":
+			out.Values[i] = ec._PlayRun_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "play":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlayRun_play(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._PlayRun_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PlayRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "account":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlayRun_account(ctx, field, obj)
+				})
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlayRun_contact(ctx, field, obj)
+				})
+		case "currentStep":
+			out.Values[i] = ec._PlayRun_currentStep(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextWakeAt":
+			out.Values[i] = ec._PlayRun_nextWakeAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trigger":
+			out.Values[i] = ec._PlayRun_trigger(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._PlayRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._PlayRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcome":
+			out.Values[i] = ec._PlayRun_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._PlayRun_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "steps":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlayRun_steps(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var playRunConnectionImplementors = []string{"PlayRunConnection"}
+
+func (ec *executionContext) _PlayRunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PlayRunConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playRunConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlayRunConnection")
+		case "edges":
+			out.Values[i] = ec._PlayRunConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PlayRunConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var playRunEdgeImplementors = []string{"PlayRunEdge"}
+
+func (ec *executionContext) _PlayRunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PlayRunEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playRunEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlayRunEdge")
+		case "cursor":
+			out.Values[i] = ec._PlayRunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PlayRunEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var playStepRunImplementors = []string{"PlayStepRun"}
+
+func (ec *executionContext) _PlayStepRun(ctx context.Context, sel ast.SelectionSet, obj *model.PlayStepRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playStepRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlayStepRun")
+		case "stepId":
+			out.Values[i] = ec._PlayStepRun_stepId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._PlayStepRun_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "iteration":
+			out.Values[i] = ec._PlayStepRun_iteration(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempt":
+			out.Values[i] = ec._PlayStepRun_attempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PlayStepRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._PlayStepRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._PlayStepRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcome":
+			out.Values[i] = ec._PlayStepRun_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._PlayStepRun_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlayStepRun_task(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var playVersionImplementors = []string{"PlayVersion"}
 
 func (ec *executionContext) _PlayVersion(ctx context.Context, sel ast.SelectionSet, obj *model.PlayVersion) graphql.Marshaler {
@@ -13868,6 +16714,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_play(ctx, field)
+				})
+		case "playRuns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_playRuns(ctx, field)
+				})
+		case "playRun":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_playRun(ctx, field)
+				})
+		case "inAppMessages":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_inAppMessages(ctx, field)
+				})
+		case "mailbox":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_mailbox(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -15134,6 +18004,69 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInAppMessage2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.InAppMessage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInAppMessage2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInAppMessage2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessage(ctx context.Context, sel ast.SelectionSet, v *model.InAppMessage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InAppMessage!")
+		return graphql.Null
+	}
+	return ec._InAppMessage(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNInAppMessageStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatus(ctx context.Context, v any) (model.InAppMessageStatus, error) {
+	var res model.InAppMessageStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInAppMessageStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatus(ctx context.Context, sel ast.SelectionSet, v model.InAppMessageStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15175,6 +18108,30 @@ func (ec *executionContext) unmarshalNLifecycleStage2githubᚗcomᚋstewardhqᚋ
 
 func (ec *executionContext) marshalNLifecycleStage2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐLifecycleStage(ctx context.Context, sel ast.SelectionSet, v model.LifecycleStage) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNMailboxMessage2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMailboxMessageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MailboxMessage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMailboxMessage2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMailboxMessage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMailboxMessage2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMailboxMessage(ctx context.Context, sel ast.SelectionSet, v *model.MailboxMessage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MailboxMessage!")
+		return graphql.Null
+	}
+	return ec._MailboxMessage(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMoney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
@@ -15261,6 +18218,72 @@ func (ec *executionContext) marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋsteward�
 	return ec._Play(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPlayRun2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlayRun) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx context.Context, sel ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlayRun!")
+		return graphql.Null
+	}
+	return ec._PlayRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPlayRunConnection2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunConnection(ctx context.Context, sel ast.SelectionSet, v *model.PlayRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlayRunConnection!")
+		return graphql.Null
+	}
+	return ec._PlayRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPlayRunEdge2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlayRunEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlayRunEdge2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlayRunEdge2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunEdge(ctx context.Context, sel ast.SelectionSet, v *model.PlayRunEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlayRunEdge!")
+		return graphql.Null
+	}
+	return ec._PlayRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPlayRunStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatus(ctx context.Context, v any) (model.PlayRunStatus, error) {
+	var res model.PlayRunStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlayRunStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatus(ctx context.Context, sel ast.SelectionSet, v model.PlayRunStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNPlayScope2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx context.Context, v any) (model.PlayScope, error) {
 	var res model.PlayScope
 	err := res.UnmarshalGQL(v)
@@ -15279,6 +18302,30 @@ func (ec *executionContext) unmarshalNPlayStatus2githubᚗcomᚋstewardhqᚋstew
 
 func (ec *executionContext) marshalNPlayStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStatus(ctx context.Context, sel ast.SelectionSet, v model.PlayStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNPlayStepRun2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStepRunᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlayStepRun) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlayStepRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStepRun(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlayStepRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayStepRun(ctx context.Context, sel ast.SelectionSet, v *model.PlayStepRun) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlayStepRun!")
+		return graphql.Null
+	}
+	return ec._PlayStepRun(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPlayVersion2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlayVersion) graphql.Marshaler {
@@ -15882,6 +18929,42 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalOInAppMessageStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatusᚄ(ctx context.Context, v any) ([]model.InAppMessageStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.InAppMessageStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInAppMessageStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInAppMessageStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []model.InAppMessageStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInAppMessageStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -15983,6 +19066,50 @@ func (ec *executionContext) unmarshalOPlayFilter2ᚖgithubᚗcomᚋstewardhqᚋs
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOPlayRunFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunFilter(ctx context.Context, v any) (*model.PlayRunFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPlayRunFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPlayRunStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatusᚄ(ctx context.Context, v any) ([]model.PlayRunStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.PlayRunStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPlayRunStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOPlayRunStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PlayRunStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlayRunStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOPlayScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx context.Context, v any) (*model.PlayScope, error) {
 	if v == nil {
 		return nil, nil
@@ -16073,6 +19200,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTask2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTask(ctx context.Context, sel ast.SelectionSet, v *model.Task) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Task(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOTaskAssigneeFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskAssigneeFilter(ctx context.Context, v any) (*model.TaskAssigneeFilter, error) {

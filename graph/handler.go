@@ -150,6 +150,12 @@ func complexity() ComplexityRoot {
 	c.Query.Tasks = func(child int, first *int, _ *string, _ *model.TaskFilter) int { return perPage(child, first) }
 	list := func(child int) int { return 1 + listComplexity*child }
 	c.Query.OverdueTaskCounts = func(child int, _ model.OverdueGrouping) int { return list(child) }
+	c.Query.PlayRuns = func(child int, first *int, _ *string, _ *model.PlayRunFilter) int { return perPage(child, first) }
+	c.Query.Mailbox = func(child int, _ *string, first *int) int { return perPage(child, first) }
+	c.Query.InAppMessages = func(child int, _ string, _ []model.InAppMessageStatus) int { return list(child) }
+	c.Query.Plays = func(child int, _ *model.PlayFilter) int { return list(child) }
+	c.PlayRun.Steps = list
+	c.Play.Versions = list
 	c.Query.Users = list
 	c.Query.TeamRoles = list
 	c.Query.APIKeys = list

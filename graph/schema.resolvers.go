@@ -12,8 +12,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/graph/model"
 	"github.com/stewardhq/steward/invalid"
+	"github.com/stewardhq/steward/play"
 )
 
 // Owner is the resolver for the owner field.
@@ -53,6 +55,10 @@ func (r *contactResolver) Account(ctx context.Context, obj *model.Contact) (*mod
 // TotalCount is the resolver for the totalCount field.
 func (r *contactConnectionResolver) TotalCount(ctx context.Context, obj *model.ContactConnection) (int, error) {
 	return loadersFrom(ctx).contactCounts.Load(ctx, obj.AccountID)
+}
+
+func (r *inAppMessageResolver) Contact(ctx context.Context, obj *model.InAppMessage) (*model.Contact, error) {
+	return loadContact(ctx, &obj.ContactID)
 }
 
 // Login is the resolver for the login field.
@@ -333,8 +339,42 @@ func (r *mutationResolver) ResumePlay(ctx context.Context, id string) (*model.Pl
 
 func (r *mutationResolver) ArchivePlay(ctx context.Context, id string) (*model.Play, error) {
 	return playAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Play, error) {
-		return r.PlayService.Archive(ctx, t, id)
+		return r.PlayEngine.Archive(ctx, t, id)
 	})
+}
+
+func (r *mutationResolver) LaunchPlay(ctx context.Context, playID string, subjectIds []string) ([]*model.PlayRun, error) {
+	playDBID, err := parseID(playID, kindPlay)
+	if err != nil {
+		return nil, err
+	}
+	subjects, err := subjectIDs(subjectIds)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := r.PlayEngine.Launch(ctx, viewer(ctx).Tenant(), playDBID, subjects)
+	return convertAll(runs, err, toGraphPlayRun)
+}
+
+func (r *mutationResolver) CancelPlayRun(ctx context.Context, id string) (*model.PlayRun, error) {
+	return runAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.PlayRun, error) {
+		return r.PlayEngine.CancelRun(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) RetryPlayRun(ctx context.Context, id string) (*model.PlayRun, error) {
+	return runAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.PlayRun, error) {
+		return r.PlayEngine.RetryRun(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) MarkInAppMessage(ctx context.Context, id string, status model.InAppMessageStatus) (*model.InAppMessage, error) {
+	msgID, err := parseID(id, kindInAppMessage)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.PlayEngine.MarkInApp(ctx, viewer(ctx).Tenant(), msgID, string(status))
+	return convertOrErr(m, err, toGraphInAppMessage)
 }
 
 func (r *overdueCountResolver) User(ctx context.Context, obj *model.OverdueCount) (*model.User, error) {
@@ -356,6 +396,32 @@ func (r *playResolver) Published(ctx context.Context, obj *model.Play) (*model.P
 func (r *playResolver) Versions(ctx context.Context, obj *model.Play) ([]*model.PlayVersion, error) {
 	rows, err := r.PlayService.Versions(ctx, viewer(ctx).Tenant(), obj.DBID)
 	return convertAll(rows, err, toGraphPlayVersion)
+}
+
+func (r *playRunResolver) Play(ctx context.Context, obj *model.PlayRun) (*model.Play, error) {
+	p, err := r.PlayService.Get(ctx, viewer(ctx).Tenant(), obj.PlayID)
+	return convertOrErr(p, err, toGraphPlay)
+}
+
+func (r *playRunResolver) Account(ctx context.Context, obj *model.PlayRun) (*model.Account, error) {
+	return loadAccount(ctx, obj.AccountID)
+}
+
+func (r *playRunResolver) Contact(ctx context.Context, obj *model.PlayRun) (*model.Contact, error) {
+	return loadContact(ctx, obj.ContactID)
+}
+
+func (r *playRunResolver) Steps(ctx context.Context, obj *model.PlayRun) ([]*model.PlayStepRun, error) {
+	rows, err := r.PlayEngine.StepLog(ctx, viewer(ctx).Tenant(), obj.DBID)
+	return convertAll(rows, err, toGraphPlayStepRun)
+}
+
+func (r *playStepRunResolver) Task(ctx context.Context, obj *model.PlayStepRun) (*model.Task, error) {
+	if obj.TaskID == nil {
+		return nil, nil
+	}
+	t, err := r.TaskService.Get(ctx, viewer(ctx).Tenant(), *obj.TaskID)
+	return convertOrErr(t, err, toGraphTask)
 }
 
 func (r *playVersionResolver) PublishedBy(ctx context.Context, obj *model.PlayVersion) (*model.User, error) {
@@ -474,6 +540,60 @@ func (r *queryResolver) Play(ctx context.Context, id string) (*model.Play, error
 	})
 }
 
+func (r *queryResolver) PlayRuns(ctx context.Context, first *int, after *string, filter *model.PlayRunFilter) (*model.PlayRunConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	f, err := toRunFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	cursor, err := decodeCursor(after, "runs")
+	if err != nil {
+		return nil, err
+	}
+	rows, hasNext, err := r.PlayEngine.Runs(ctx, viewer(ctx).Tenant(), f, play.Page{First: n, After: cursor})
+	if err != nil {
+		return nil, invalid.Prefix("filter", err)
+	}
+	return toPlayRunConnection(rows, hasNext), nil
+}
+
+func (r *queryResolver) PlayRun(ctx context.Context, id string) (*model.PlayRun, error) {
+	return runAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.PlayRun, error) {
+		return r.PlayEngine.Run(ctx, t, id)
+	})
+}
+
+func (r *queryResolver) InAppMessages(ctx context.Context, contactID string, status []model.InAppMessageStatus) ([]*model.InAppMessage, error) {
+	contact, err := parseID(contactID, kindContact)
+	if err != nil {
+		return nil, err
+	}
+	statuses := []string{"PENDING"}
+	if status != nil {
+		statuses = statuses[:0]
+		for _, s := range status {
+			statuses = append(statuses, string(s))
+		}
+	}
+	rows, err := r.PlayEngine.InAppMessages(ctx, viewer(ctx).Tenant(), contact, statuses)
+	return convertAll(rows, err, toGraphInAppMessage)
+}
+
+func (r *queryResolver) Mailbox(ctx context.Context, to *string, first *int) ([]*model.MailboxMessage, error) {
+	f := delivery.MailboxFilter{}
+	if to != nil {
+		f.To = *to
+	}
+	if first != nil {
+		f.Limit = *first
+	}
+	rows, err := r.Delivery.ListMailbox(ctx, viewer(ctx).Tenant(), f)
+	return convertAll(rows, err, toGraphMailboxMessage)
+}
+
 func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }
@@ -563,11 +683,17 @@ func (r *Resolver) ContactConnection() ContactConnectionResolver {
 	return &contactConnectionResolver{r}
 }
 
+func (r *Resolver) InAppMessage() InAppMessageResolver { return &inAppMessageResolver{r} }
+
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) OverdueCount() OverdueCountResolver { return &overdueCountResolver{r} }
 
 func (r *Resolver) Play() PlayResolver { return &playResolver{r} }
+
+func (r *Resolver) PlayRun() PlayRunResolver { return &playRunResolver{r} }
+
+func (r *Resolver) PlayStepRun() PlayStepRunResolver { return &playStepRunResolver{r} }
 
 func (r *Resolver) PlayVersion() PlayVersionResolver { return &playVersionResolver{r} }
 
@@ -590,9 +716,12 @@ type (
 	accountConnectionResolver struct{ *Resolver }
 	contactResolver           struct{ *Resolver }
 	contactConnectionResolver struct{ *Resolver }
+	inAppMessageResolver      struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	overdueCountResolver      struct{ *Resolver }
 	playResolver              struct{ *Resolver }
+	playRunResolver           struct{ *Resolver }
+	playStepRunResolver       struct{ *Resolver }
 	playVersionResolver       struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	taskResolver              struct{ *Resolver }

@@ -211,3 +211,53 @@ type PlayVersion struct {
 	PublishedAt   time.Time
 	PublishedByID *uuid.UUID
 }
+
+// PlayRun is one run of a play.
+type PlayRun struct {
+	ID          string
+	DBID        uuid.UUID
+	PlayID      uuid.UUID
+	AccountID   uuid.UUID
+	ContactID   *uuid.UUID
+	Version     int
+	Status      PlayRunStatus
+	CurrentStep *string
+	NextWakeAt  *time.Time
+	Trigger     JSON
+	StartedAt   time.Time
+	FinishedAt  *time.Time
+	Outcome     *string
+	Error       *string
+}
+
+func (PlayRun) IsNode()         {}
+func (r PlayRun) GetID() string { return r.ID }
+
+// PlayStepRun is one execution of one step.
+type PlayStepRun struct {
+	StepID     string
+	Kind       string
+	Iteration  int
+	Attempt    int
+	Status     string
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	Outcome    *string
+	Error      *string
+	TaskID     *uuid.UUID
+}
+
+// InAppMessage is a message for a contact inside the customer's product.
+type InAppMessage struct {
+	ID        string
+	DBID      uuid.UUID
+	ContactID uuid.UUID
+	Title     string
+	Body      string
+	Style     string
+	Status    InAppMessageStatus
+	CreatedAt time.Time
+}
+
+func (InAppMessage) IsNode()         {}
+func (m InAppMessage) GetID() string { return m.ID }

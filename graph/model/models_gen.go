@@ -146,6 +146,16 @@ type InviteUserInput struct {
 	Password string `json:"password"`
 }
 
+// An email kept by the dev mailbox (when no SMTP_URL is configured).
+type MailboxMessage struct {
+	ID         string    `json:"id"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Subject    string    `json:"subject"`
+	TextBody   string    `json:"textBody"`
+	ReceivedAt time.Time `json:"receivedAt"`
+}
+
 type Money struct {
 	// Integer minor units (cents).
 	AmountMinor int    `json:"amountMinor"`
@@ -163,6 +173,22 @@ type PageInfo struct {
 type PlayFilter struct {
 	Status *PlayStatus `json:"status,omitempty"`
 	Scope  *PlayScope  `json:"scope,omitempty"`
+}
+
+type PlayRunConnection struct {
+	Edges    []*PlayRunEdge `json:"edges"`
+	PageInfo *PageInfo      `json:"pageInfo"`
+}
+
+type PlayRunEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   *PlayRun `json:"node"`
+}
+
+type PlayRunFilter struct {
+	PlayID    *string         `json:"playId,omitempty"`
+	AccountID *string         `json:"accountId,omitempty"`
+	Status    []PlayRunStatus `json:"status,omitempty"`
 }
 
 type Query struct {
@@ -351,6 +377,65 @@ func (e APIKeyScope) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type InAppMessageStatus string
+
+const (
+	InAppMessageStatusPending   InAppMessageStatus = "PENDING"
+	InAppMessageStatusDisplayed InAppMessageStatus = "DISPLAYED"
+	InAppMessageStatusDismissed InAppMessageStatus = "DISMISSED"
+	InAppMessageStatusClicked   InAppMessageStatus = "CLICKED"
+)
+
+var AllInAppMessageStatus = []InAppMessageStatus{
+	InAppMessageStatusPending,
+	InAppMessageStatusDisplayed,
+	InAppMessageStatusDismissed,
+	InAppMessageStatusClicked,
+}
+
+func (e InAppMessageStatus) IsValid() bool {
+	switch e {
+	case InAppMessageStatusPending, InAppMessageStatusDisplayed, InAppMessageStatusDismissed, InAppMessageStatusClicked:
+		return true
+	}
+	return false
+}
+
+func (e InAppMessageStatus) String() string {
+	return string(e)
+}
+
+func (e *InAppMessageStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InAppMessageStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InAppMessageStatus", str)
+	}
+	return nil
+}
+
+func (e InAppMessageStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InAppMessageStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InAppMessageStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type LifecycleStage string
 
 const (
@@ -519,6 +604,71 @@ func (e *OverdueGrouping) UnmarshalJSON(b []byte) error {
 }
 
 func (e OverdueGrouping) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PlayRunStatus string
+
+const (
+	PlayRunStatusRunning   PlayRunStatus = "RUNNING"
+	PlayRunStatusWaiting   PlayRunStatus = "WAITING"
+	PlayRunStatusCompleted PlayRunStatus = "COMPLETED"
+	PlayRunStatusGoalMet   PlayRunStatus = "GOAL_MET"
+	PlayRunStatusExited    PlayRunStatus = "EXITED"
+	PlayRunStatusFailed    PlayRunStatus = "FAILED"
+	PlayRunStatusCancelled PlayRunStatus = "CANCELLED"
+)
+
+var AllPlayRunStatus = []PlayRunStatus{
+	PlayRunStatusRunning,
+	PlayRunStatusWaiting,
+	PlayRunStatusCompleted,
+	PlayRunStatusGoalMet,
+	PlayRunStatusExited,
+	PlayRunStatusFailed,
+	PlayRunStatusCancelled,
+}
+
+func (e PlayRunStatus) IsValid() bool {
+	switch e {
+	case PlayRunStatusRunning, PlayRunStatusWaiting, PlayRunStatusCompleted, PlayRunStatusGoalMet, PlayRunStatusExited, PlayRunStatusFailed, PlayRunStatusCancelled:
+		return true
+	}
+	return false
+}
+
+func (e PlayRunStatus) String() string {
+	return string(e)
+}
+
+func (e *PlayRunStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlayRunStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlayRunStatus", str)
+	}
+	return nil
+}
+
+func (e PlayRunStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlayRunStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlayRunStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
