@@ -146,6 +146,11 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 		if err != nil {
 			return err
 		}
+		if *seedDemo {
+			if err := seed.DemoPlays(ctx, resolver.PlayEngine, time.Now()); err != nil {
+				return errors.Join(fmt.Errorf("seed demo plays: %w", err), stopQueue())
+			}
+		}
 		srv := server.New(cfg, server.Deps{
 			Bun:      b,
 			Pool:     pool,

@@ -64,6 +64,32 @@ func TestServeLifecycle(t *testing.T) {
 	require.NotEmpty(t, out.Data.Login.AccessToken)
 	require.Equal(t, "ADMIN", out.Data.Login.User.Role)
 
+	// The demo plays are there, with runs: launched by hand, history, and swept.
+	body, _ = json.Marshal(map[string]any{"query": `{ plays { name status } playRuns(first: 100) { edges { node { status } } } }`})
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+out.Data.Login.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var demo struct {
+		Data struct {
+			Plays    []struct{ Name, Status string } `json:"plays"`
+			PlayRuns struct {
+				Edges []struct{ Node struct{ Status string } } `json:"edges"`
+			} `json:"playRuns"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&demo))
+	resp.Body.Close()
+	require.Len(t, demo.Data.Plays, 4)
+	statuses := map[string]int{}
+	for _, e := range demo.Data.PlayRuns.Edges {
+		statuses[e.Node.Status]++
+	}
+	require.Positive(t, statuses["GOAL_MET"], "finished runs of history: %v", statuses)
+	require.Positive(t, statuses["RUNNING"]+statuses["WAITING"]+statuses["COMPLETED"], "live runs: %v", statuses)
+
 	cancel()
 	select {
 	case err := <-done:
