@@ -27,6 +27,7 @@ import (
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/pgcluster"
+	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/graph"
 	"github.com/stewardhq/steward/seed"
 	"github.com/stewardhq/steward/server"
@@ -142,7 +143,8 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 			return err
 		}
 		resolver := graph.NewResolver(b, authService, time.Now)
-		stopQueue, err := server.StartQueue(ctx, b, pool, resolver, logger, cfg.PlaySweepInterval)
+		stopQueue, err := server.StartQueue(ctx, b, pool, resolver, logger, cfg.PlaySweepInterval,
+			server.WithDelivery(delivery.Config{SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, AllowPrivateWebhookTargets: cfg.WebhookAllowPrivate}))
 		if err != nil {
 			return err
 		}

@@ -59,6 +59,14 @@ type Config struct {
 	LogLevel string
 	// PlaySweepInterval is how often SCHEDULE plays are checked (STEWARD_PLAY_SWEEP_INTERVAL).
 	PlaySweepInterval time.Duration
+	// SMTPURL sends play emails through an SMTP server (SMTP_URL, e.g.
+	// smtp://user:pass@mail.example.com:587); empty keeps them in the dev mailbox. Masked in logs.
+	SMTPURL string
+	// MailFrom is the sender of play emails (STEWARD_MAIL_FROM).
+	MailFrom string
+	// WebhookAllowPrivate lets SEND_WEBHOOK steps call loopback and private addresses
+	// (STEWARD_WEBHOOK_ALLOW_PRIVATE=true); off, they are refused to prevent SSRF.
+	WebhookAllowPrivate bool
 }
 
 // ConfigFromEnv reads Config from the environment, applying defaults, and validates it.
@@ -70,6 +78,10 @@ func ConfigFromEnv() (Config, error) {
 		Dev:         env("STEWARD_ENV", "dev") == "dev",
 		JWTKeys:     os.Getenv("STEWARD_JWT_KEYS"),
 		LogLevel:    env("STEWARD_LOG_LEVEL", "info"),
+		SMTPURL:     os.Getenv("SMTP_URL"),
+		MailFrom:    os.Getenv("STEWARD_MAIL_FROM"),
+
+		WebhookAllowPrivate: os.Getenv("STEWARD_WEBHOOK_ALLOW_PRIVATE") == "true",
 	}
 	for _, o := range strings.Split(env("STEWARD_CORS_ORIGINS", DefaultCORSOrigins), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -136,7 +148,8 @@ func (c Config) LogValue() []any {
 		dbURL = "****" + dbURL[i:]
 	}
 	return []any{"addr", c.Addr, "database_url", dbURL, "data_dir", c.DataDir, "dev", c.Dev,
-		"cors_origins", c.CORSOrigins, "jwt_keys", mask(c.JWTKeys), "access_token_ttl", c.AccessTokenTTL.String()}
+		"cors_origins", c.CORSOrigins, "jwt_keys", mask(c.JWTKeys), "access_token_ttl", c.AccessTokenTTL.String(),
+		"smtp_url", mask(c.SMTPURL), "play_sweep_interval", c.PlaySweepInterval.String()}
 }
 
 func env(name, def string) string {

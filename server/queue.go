@@ -19,16 +19,34 @@ import (
 // queueStopTimeout bounds how long shutdown waits for running jobs before cancelling them.
 const queueStopTimeout = 10 * time.Second
 
+// queueConfig is what QueueOptions set.
+type queueConfig struct {
+	delivery delivery.Config
+}
+
+// QueueOption configures StartQueue.
+type QueueOption func(*queueConfig)
+
+// WithDelivery sets how emails and webhooks are sent (SMTP or the dev mailbox, webhook target
+// rules); the zero value uses the dev mailbox and refuses private webhook targets.
+func WithDelivery(c delivery.Config) QueueOption {
+	return func(q *queueConfig) { q.delivery = c }
+}
+
 // StartQueue applies River's migrations, builds the play executor and the delivery service,
 // wires the executor's hooks into the account service (so events and mutations start runs in
 // their own transactions), gives the resolvers the engine, and starts the River client. The
 // returned function stops it: a soft stop within queueStopTimeout, then cancelling what still
 // runs.
-func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration) (func() error, error) {
+func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration, opts ...QueueOption) (func() error, error) {
+	var qc queueConfig
+	for _, o := range opts {
+		o(&qc)
+	}
 	if err := queue.Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
-	deliveries, err := delivery.New(b, delivery.Config{})
+	deliveries, err := delivery.New(b, qc.delivery)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/dbtest"
+	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/graph"
 	"github.com/stewardhq/steward/server"
 )
@@ -92,7 +93,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	logger := slog.New(server.NewLogHandler(slog.NewTextHandler(io.Discard, nil)))
 	resolver := graph.NewResolver(bunDB, authService, time.Now)
-	stopQueue, err := server.StartQueue(context.Background(), bunDB, pool, resolver, logger, time.Second)
+	stopQueue, err := server.StartQueue(context.Background(), bunDB, pool, resolver, logger, time.Second,
+		server.WithDelivery(delivery.Config{AllowPrivateWebhookTargets: true}))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, stopQueue()) })
 	srv := server.New(cfg, server.Deps{
