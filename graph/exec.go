@@ -226,6 +226,11 @@ type ComplexityRoot struct {
 		Versions       func(childComplexity int) int
 	}
 
+	PlayPreview struct {
+		MatchCount func(childComplexity int) int
+		Subjects   func(childComplexity int) int
+	}
+
 	PlayRun struct {
 		Account     func(childComplexity int) int
 		Contact     func(childComplexity int) int
@@ -273,6 +278,21 @@ type ComplexityRoot struct {
 		Version     func(childComplexity int) int
 	}
 
+	PredicateResult struct {
+		Held      func(childComplexity int) int
+		Path      func(childComplexity int) int
+		Predicate func(childComplexity int) int
+		Seen      func(childComplexity int) int
+	}
+
+	PreviewSubject struct {
+		Account    func(childComplexity int) int
+		Contact    func(childComplexity int) int
+		Enters     func(childComplexity int) int
+		Predicates func(childComplexity int) int
+		RefusedBy  func(childComplexity int) int
+	}
+
 	Query struct {
 		APIKeys             func(childComplexity int) int
 		Account             func(childComplexity int, id string) int
@@ -288,6 +308,7 @@ type ComplexityRoot struct {
 		PlayRun             func(childComplexity int, id string) int
 		PlayRuns            func(childComplexity int, first *int, after *string, filter *model.PlayRunFilter) int
 		Plays               func(childComplexity int, filter *model.PlayFilter) int
+		PreviewPlay         func(childComplexity int, playID *string, definition model.JSON, scope *model.PlayScope, first *int) int
 		Task                func(childComplexity int, id string) int
 		Tasks               func(childComplexity int, first *int, after *string, filter *model.TaskFilter) int
 		TeamRoles           func(childComplexity int) int
@@ -487,6 +508,7 @@ type QueryResolver interface {
 	PlayRun(ctx context.Context, id string) (*model.PlayRun, error)
 	InAppMessages(ctx context.Context, contactID string, status []model.InAppMessageStatus) ([]*model.InAppMessage, error)
 	Mailbox(ctx context.Context, to *string, first *int) ([]*model.MailboxMessage, error)
+	PreviewPlay(ctx context.Context, playID *string, definition model.JSON, scope *model.PlayScope, first *int) (*model.PlayPreview, error)
 }
 type TaskResolver interface {
 	Account(ctx context.Context, obj *model.Task) (*model.Account, error)
@@ -1485,6 +1507,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Play.Versions(childComplexity), true
 
+	case "PlayPreview.matchCount":
+		if e.ComplexityRoot.PlayPreview.MatchCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayPreview.MatchCount(childComplexity), true
+	case "PlayPreview.subjects":
+		if e.ComplexityRoot.PlayPreview.Subjects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayPreview.Subjects(childComplexity), true
+
 	case "PlayRun.account":
 		if e.ComplexityRoot.PlayRun.Account == nil {
 			break
@@ -1682,6 +1717,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlayVersion.Version(childComplexity), true
 
+	case "PredicateResult.held":
+		if e.ComplexityRoot.PredicateResult.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PredicateResult.Held(childComplexity), true
+	case "PredicateResult.path":
+		if e.ComplexityRoot.PredicateResult.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PredicateResult.Path(childComplexity), true
+	case "PredicateResult.predicate":
+		if e.ComplexityRoot.PredicateResult.Predicate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PredicateResult.Predicate(childComplexity), true
+	case "PredicateResult.seen":
+		if e.ComplexityRoot.PredicateResult.Seen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PredicateResult.Seen(childComplexity), true
+
+	case "PreviewSubject.account":
+		if e.ComplexityRoot.PreviewSubject.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreviewSubject.Account(childComplexity), true
+	case "PreviewSubject.contact":
+		if e.ComplexityRoot.PreviewSubject.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreviewSubject.Contact(childComplexity), true
+	case "PreviewSubject.enters":
+		if e.ComplexityRoot.PreviewSubject.Enters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreviewSubject.Enters(childComplexity), true
+	case "PreviewSubject.predicates":
+		if e.ComplexityRoot.PreviewSubject.Predicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreviewSubject.Predicates(childComplexity), true
+	case "PreviewSubject.refusedBy":
+		if e.ComplexityRoot.PreviewSubject.RefusedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PreviewSubject.RefusedBy(childComplexity), true
+
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
 			break
@@ -1827,6 +1918,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Plays(childComplexity, args["filter"].(*model.PlayFilter)), true
+	case "Query.previewPlay":
+		if e.ComplexityRoot.Query.PreviewPlay == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewPlay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewPlay(childComplexity, args["playId"].(*string), args["definition"].(model.JSON), args["scope"].(*model.PlayScope), args["first"].(*int)), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -2309,6 +2411,8 @@ var sources = []*ast.Source{
 scalar Time
 scalar Date
 scalar JSON
+"Any JSON value (a string, number, boolean, array, object or null); output only."
+scalar Any
 
 """
 Who may call a root field: a user needs at least ` + "`" + `role` + "`" + ` in the workspace; an API key needs
@@ -2790,6 +2894,39 @@ type MailboxMessage {
   receivedAt: Time!
 }
 
+"""
+A dry run of a play (previewPlay): who would enter now, with no side effects. matchCount
+counts every live subject the play's conditions admit (a SCHEDULE trigger's condition and the
+entry condition; for other triggers the entry condition only); subjects explain the first of
+them in id order.
+"""
+type PlayPreview {
+  matchCount: Int!
+  subjects: [PreviewSubject!]!
+}
+
+"One subject a preview admits; enters is false when the re-entry policy refuses it (refusedBy says why)."
+type PreviewSubject {
+  account: Account!
+  "Set for CONTACT plays."
+  contact: Contact
+  enters: Boolean!
+  refusedBy: String
+  "Every predicate of the trigger's condition, then of the entry condition, in document order."
+  predicates: [PredicateResult!]!
+}
+
+"One predicate's part in a preview."
+type PredicateResult {
+  "Where the predicate sits, rooted at definition: definition.trigger.condition.all[0], definition.entry."
+  path: String!
+  "The predicate's node."
+  predicate: JSON!
+  "The value the predicate looked at (a string, number, boolean, list, time or custom value); null when missing."
+  seen: Any
+  held: Boolean!
+}
+
 type Query {
   me: Viewer! @auth(role: VIEWER, scope: READ)
   node(id: ID!): Node @auth(role: VIEWER, scope: READ)
@@ -2811,6 +2948,12 @@ type Query {
   inAppMessages(contactId: ID!, status: [InAppMessageStatus!]): [InAppMessage!]! @auth(role: VIEWER, scope: READ)
   "The dev mailbox: emails plays sent while no SMTP server is configured, newest first."
   mailbox(to: String, first: Int = 50): [MailboxMessage!]! @auth(role: ADMIN)
+  """
+  A dry run of a play over all current accounts or contacts, with no side effects: give playId
+  (its draft if it has one, else its latest version; re-entry is judged against its runs) or an
+  unsaved definition with its scope, not both. first (at most 200) subjects are explained.
+  """
+  previewPlay(playId: ID, definition: JSON, scope: PlayScope, first: Int = 50): PlayPreview! @auth(role: VIEWER, scope: READ)
 }
 
 input AccountInput {
@@ -3233,6 +3376,16 @@ func (ec *executionContext) childFields_Play(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Play", field.Name)
 }
 
+func (ec *executionContext) childFields_PlayPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "matchCount":
+		return ec.fieldContext_PlayPreview_matchCount(ctx, field)
+	case "subjects":
+		return ec.fieldContext_PlayPreview_subjects(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlayPreview", field.Name)
+}
+
 func (ec *executionContext) childFields_PlayRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3325,6 +3478,36 @@ func (ec *executionContext) childFields_PlayVersion(ctx context.Context, field g
 		return ec.fieldContext_PlayVersion_publishedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PlayVersion", field.Name)
+}
+
+func (ec *executionContext) childFields_PredicateResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_PredicateResult_path(ctx, field)
+	case "predicate":
+		return ec.fieldContext_PredicateResult_predicate(ctx, field)
+	case "seen":
+		return ec.fieldContext_PredicateResult_seen(ctx, field)
+	case "held":
+		return ec.fieldContext_PredicateResult_held(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PredicateResult", field.Name)
+}
+
+func (ec *executionContext) childFields_PreviewSubject(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "account":
+		return ec.fieldContext_PreviewSubject_account(ctx, field)
+	case "contact":
+		return ec.fieldContext_PreviewSubject_contact(ctx, field)
+	case "enters":
+		return ec.fieldContext_PreviewSubject_enters(ctx, field)
+	case "refusedBy":
+		return ec.fieldContext_PreviewSubject_refusedBy(ctx, field)
+	case "predicates":
+		return ec.fieldContext_PreviewSubject_predicates(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PreviewSubject", field.Name)
 }
 
 func (ec *executionContext) childFields_RecordEventsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4532,6 +4715,44 @@ func (ec *executionContext) field_Query_plays_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["filter"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_previewPlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "playId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["playId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "definition",
+		func(ctx context.Context, v any) (model.JSON, error) {
+			return ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["definition"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "scope",
+		func(ctx context.Context, v any) (*model.PlayScope, error) {
+			return ec.unmarshalOPlayScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayScope(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["scope"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
 	return args, nil
 }
 
@@ -9190,6 +9411,61 @@ func (ec *executionContext) fieldContext_Play_archivedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Play", field, false, false, "Time")
 }
 
+func (ec *executionContext) _PlayPreview_matchCount(ctx context.Context, field graphql.CollectedField, obj *model.PlayPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayPreview_matchCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MatchCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayPreview_matchCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayPreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlayPreview_subjects(ctx context.Context, field graphql.CollectedField, obj *model.PlayPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayPreview_subjects(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subjects, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PreviewSubject) graphql.Marshaler {
+			return ec.marshalNPreviewSubject2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPreviewSubjectᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayPreview_subjects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PreviewSubject(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PlayRun_id(ctx context.Context, field graphql.CollectedField, obj *model.PlayRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10002,6 +10278,240 @@ func (ec *executionContext) fieldContext_PlayVersion_publishedBy(_ context.Conte
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PredicateResult_path(ctx context.Context, field graphql.CollectedField, obj *model.PredicateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PredicateResult_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PredicateResult_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PredicateResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _PredicateResult_predicate(ctx context.Context, field graphql.CollectedField, obj *model.PredicateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PredicateResult_predicate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Predicate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PredicateResult_predicate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PredicateResult", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _PredicateResult_seen(ctx context.Context, field graphql.CollectedField, obj *model.PredicateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PredicateResult_seen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOAny2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PredicateResult_seen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PredicateResult", field, false, false, "Any")
+}
+
+func (ec *executionContext) _PredicateResult_held(ctx context.Context, field graphql.CollectedField, obj *model.PredicateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PredicateResult_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PredicateResult_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PredicateResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PreviewSubject_account(ctx context.Context, field graphql.CollectedField, obj *model.PreviewSubject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreviewSubject_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Account, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreviewSubject_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PreviewSubject",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PreviewSubject_contact(ctx context.Context, field graphql.CollectedField, obj *model.PreviewSubject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreviewSubject_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PreviewSubject_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PreviewSubject",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PreviewSubject_enters(ctx context.Context, field graphql.CollectedField, obj *model.PreviewSubject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreviewSubject_enters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreviewSubject_enters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreviewSubject", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PreviewSubject_refusedBy(ctx context.Context, field graphql.CollectedField, obj *model.PreviewSubject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreviewSubject_refusedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefusedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PreviewSubject_refusedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PreviewSubject", field, false, false, "String")
+}
+
+func (ec *executionContext) _PreviewSubject_predicates(ctx context.Context, field graphql.CollectedField, obj *model.PreviewSubject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PreviewSubject_predicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Predicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PredicateResult) graphql.Marshaler {
+			return ec.marshalNPredicateResult2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPredicateResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PreviewSubject_predicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PreviewSubject",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PredicateResult(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11149,6 +11659,73 @@ func (ec *executionContext) fieldContext_Query_mailbox(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_mailbox_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewPlay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewPlay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewPlay(ctx, fc.Args["playId"].(*string), fc.Args["definition"].(model.JSON), fc.Args["scope"].(*model.PlayScope), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.PlayPreview
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.PlayPreview
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.PlayPreview
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayPreview) graphql.Marshaler {
+			return ec.marshalNPlayPreview2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewPlay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewPlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16306,6 +16883,44 @@ func (ec *executionContext) _Play(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var playPreviewImplementors = []string{"PlayPreview"}
+
+func (ec *executionContext) _PlayPreview(ctx context.Context, sel ast.SelectionSet, obj *model.PlayPreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlayPreview")
+		case "matchCount":
+			out.Values[i] = ec._PlayPreview_matchCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjects":
+			out.Values[i] = ec._PlayPreview_subjects(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var playRunImplementors = []string{"PlayRun", "Node"}
 
 func (ec *executionContext) _PlayRun(ctx context.Context, sel ast.SelectionSet, obj *model.PlayRun) graphql.Marshaler {
@@ -16612,6 +17227,107 @@ func (ec *executionContext) _PlayVersion(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var predicateResultImplementors = []string{"PredicateResult"}
+
+func (ec *executionContext) _PredicateResult(ctx context.Context, sel ast.SelectionSet, obj *model.PredicateResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, predicateResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PredicateResult")
+		case "path":
+			out.Values[i] = ec._PredicateResult_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "predicate":
+			out.Values[i] = ec._PredicateResult_predicate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "seen":
+			out.Values[i] = ec._PredicateResult_seen(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "held":
+			out.Values[i] = ec._PredicateResult_held(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var previewSubjectImplementors = []string{"PreviewSubject"}
+
+func (ec *executionContext) _PreviewSubject(ctx context.Context, sel ast.SelectionSet, obj *model.PreviewSubject) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, previewSubjectImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PreviewSubject")
+		case "account":
+			out.Values[i] = ec._PreviewSubject_account(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contact":
+			out.Values[i] = ec._PreviewSubject_contact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "enters":
+			out.Values[i] = ec._PreviewSubject_enters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refusedBy":
+			out.Values[i] = ec._PreviewSubject_refusedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "predicates":
+			out.Values[i] = ec._PreviewSubject_predicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -16738,6 +17454,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_mailbox(ctx, field)
+				})
+		case "previewPlay":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_previewPlay(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -18218,6 +18940,14 @@ func (ec *executionContext) marshalNPlay2ᚖgithubᚗcomᚋstewardhqᚋsteward�
 	return ec._Play(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPlayPreview2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayPreview(ctx context.Context, sel ast.SelectionSet, v *model.PlayPreview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlayPreview!")
+		return graphql.Null
+	}
+	return ec._PlayPreview(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPlayRun2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlayRun) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -18350,6 +19080,54 @@ func (ec *executionContext) marshalNPlayVersion2ᚖgithubᚗcomᚋstewardhqᚋst
 		return graphql.Null
 	}
 	return ec._PlayVersion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPredicateResult2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPredicateResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PredicateResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPredicateResult2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPredicateResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPredicateResult2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPredicateResult(ctx context.Context, sel ast.SelectionSet, v *model.PredicateResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PredicateResult!")
+		return graphql.Null
+	}
+	return ec._PredicateResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPreviewSubject2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPreviewSubjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PreviewSubject) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPreviewSubject2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPreviewSubject(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPreviewSubject2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPreviewSubject(ctx context.Context, sel ast.SelectionSet, v *model.PreviewSubject) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PreviewSubject!")
+		return graphql.Null
+	}
+	return ec._PreviewSubject(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRecordEventsPayload2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRecordEventsPayload(ctx context.Context, sel ast.SelectionSet, v *model.RecordEventsPayload) graphql.Marshaler {
@@ -18825,6 +19603,24 @@ func (ec *executionContext) unmarshalOAccountOrder2ᚖgithubᚗcomᚋstewardhq�
 	}
 	res, err := ec.unmarshalInputAccountOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAny2interface(ctx context.Context, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalAny(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAny2interface(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalAny(v)
+	return res
 }
 
 func (ec *executionContext) marshalOApiKey2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *model.APIKey) graphql.Marshaler {

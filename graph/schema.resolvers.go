@@ -594,6 +594,20 @@ func (r *queryResolver) Mailbox(ctx context.Context, to *string, first *int) ([]
 	return convertAll(rows, err, toGraphMailboxMessage)
 }
 
+func (r *queryResolver) PreviewPlay(ctx context.Context, playID *string, definition model.JSON, scope *model.PlayScope, first *int) (*model.PlayPreview, error) {
+	in, err := toPreviewInput(playID, definition, scope, first)
+	if err != nil {
+		return nil, err
+	}
+	var p *play.Preview
+	if in.playID != nil {
+		p, err = r.PlayEngine.PreviewPlay(ctx, viewer(ctx).Tenant(), *in.playID, in.first)
+	} else {
+		p, err = r.PlayEngine.PreviewDefinition(ctx, viewer(ctx).Tenant(), in.definition, in.scope, in.first)
+	}
+	return convertOrErr(p, err, toGraphPlayPreview)
+}
+
 func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }

@@ -175,6 +175,15 @@ type PlayFilter struct {
 	Scope  *PlayScope  `json:"scope,omitempty"`
 }
 
+// A dry run of a play (previewPlay): who would enter now, with no side effects. matchCount
+// counts every live subject the play's conditions admit (a SCHEDULE trigger's condition and the
+// entry condition; for other triggers the entry condition only); subjects explain the first of
+// them in id order.
+type PlayPreview struct {
+	MatchCount int               `json:"matchCount"`
+	Subjects   []*PreviewSubject `json:"subjects"`
+}
+
 type PlayRunConnection struct {
 	Edges    []*PlayRunEdge `json:"edges"`
 	PageInfo *PageInfo      `json:"pageInfo"`
@@ -189,6 +198,28 @@ type PlayRunFilter struct {
 	PlayID    *string         `json:"playId,omitempty"`
 	AccountID *string         `json:"accountId,omitempty"`
 	Status    []PlayRunStatus `json:"status,omitempty"`
+}
+
+// One predicate's part in a preview.
+type PredicateResult struct {
+	// Where the predicate sits, rooted at definition: definition.trigger.condition.all[0], definition.entry.
+	Path string `json:"path"`
+	// The predicate's node.
+	Predicate JSON `json:"predicate"`
+	// The value the predicate looked at (a string, number, boolean, list, time or custom value); null when missing.
+	Seen any  `json:"seen,omitempty"`
+	Held bool `json:"held"`
+}
+
+// One subject a preview admits; enters is false when the re-entry policy refuses it (refusedBy says why).
+type PreviewSubject struct {
+	Account *Account `json:"account"`
+	// Set for CONTACT plays.
+	Contact   *Contact `json:"contact,omitempty"`
+	Enters    bool     `json:"enters"`
+	RefusedBy *string  `json:"refusedBy,omitempty"`
+	// Every predicate of the trigger's condition, then of the entry condition, in document order.
+	Predicates []*PredicateResult `json:"predicates"`
 }
 
 type Query struct {
