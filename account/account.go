@@ -54,6 +54,8 @@ type Hooks struct {
 	// AccountChanged receives an account before and after a change of an existing account
 	// (every change that locks it: Update, SetOwner, SetTeam, Archive, ChangeInTx).
 	AccountChanged func(ctx context.Context, tx bun.Tx, t db.Tenant, before, after *db.Account) error
+	// TimelineAdded receives a new timeline entry (a logged business review can meet a goal).
+	TimelineAdded func(ctx context.Context, tx bun.Tx, t db.Tenant, entry *db.TimelineEntry) error
 }
 
 // Optional is a patch field: Set says whether the client sent it; a nil Value clears it.

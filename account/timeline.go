@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/invalid"
@@ -39,11 +40,20 @@ func (s *Service) AddTimelineEntry(ctx context.Context, t db.Tenant, in Timeline
 	if in.OccurredAt.IsZero() {
 		in.OccurredAt = s.Now()
 	}
-	if _, err := db.GetAccount(ctx, s.DB, t, in.AccountID); err != nil {
-		return nil, invalidIfMissing(err, "accountId", "no such account")
-	}
 	e := &db.TimelineEntry{AccountID: in.AccountID, Kind: in.Kind, Body: body, OccurredAt: in.OccurredAt, AuthorID: in.AuthorID}
-	if err := db.InsertTimelineEntry(ctx, s.DB, t, e); err != nil {
+	err := db.InTx(ctx, s.DB, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := db.GetAccount(ctx, tx, t, in.AccountID); err != nil {
+			return invalidIfMissing(err, "accountId", "no such account")
+		}
+		if err := db.InsertTimelineEntry(ctx, tx, t, e); err != nil {
+			return err
+		}
+		if s.Hooks.TimelineAdded != nil {
+			return s.Hooks.TimelineAdded(ctx, tx, t, e)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -41,7 +41,7 @@ type SeenValue struct {
 // Hooks returns the account hooks that start and end runs from account changes and events;
 // set them on account.Service so they run inside its transactions.
 func (e *Engine) Hooks() account.Hooks {
-	return account.Hooks{EventsRecorded: e.OnEventsRecorded, AccountChanged: e.OnAccountChanged}
+	return account.Hooks{EventsRecorded: e.OnEventsRecorded, AccountChanged: e.OnAccountChanged, TimelineAdded: e.OnTimelineAdded}
 }
 
 // start creates a run of pub for a subject in tx when the entry condition holds and the
@@ -155,6 +155,12 @@ func (e *Engine) OnEventsRecorded(ctx context.Context, tx bun.Tx, t db.Tenant, e
 		}
 	}
 	return e.checkRuns(ctx, tx, t, accounts, now)
+}
+
+// OnTimelineAdded ends, in tx, the account's active runs whose goal or exit the new timeline
+// entry makes true (a logged business review meets "Business review cadence" at once).
+func (e *Engine) OnTimelineAdded(ctx context.Context, tx bun.Tx, t db.Tenant, entry *db.TimelineEntry) error {
+	return e.checkRuns(ctx, tx, t, []uuid.UUID{entry.AccountID}, e.now())
 }
 
 // checkRuns ends the accounts' active runs whose exit or goal holds at now.
