@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stewardhq/steward/clocktest"
 	"github.com/stewardhq/steward/db"
 )
 
@@ -27,14 +28,14 @@ var (
 
 // jwtFixture is an issuer on a fixed clock and the viewer its valid tokens carry.
 type jwtFixture struct {
-	clock  *testClock
+	clock  *clocktest.Clock
 	issuer *Issuer
 	viewer Viewer
 }
 
 func newJWTFixture(t *testing.T) *jwtFixture {
 	t.Helper()
-	clock := &testClock{now: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))
 	return &jwtFixture{
 		clock:  clock,
 		issuer: &Issuer{Keys: testKeyset(t), Now: clock.Now},

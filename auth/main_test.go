@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/stewardhq/steward/clocktest"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/dbtest"
 )
@@ -19,31 +19,13 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // testPassword is the password of every user the factories create.
 const testPassword = "correct horse battery"
 
-// testClock is a settable clock shared by a bundle's Service and Issuer.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // testBundle is one test's world: a fresh workspace with one admin, and a Service on a clock the
 // test controls.
 type testBundle struct {
 	ctx   context.Context
 	db    *dbtest.Database
 	svc   *Service
-	clock *testClock
+	clock *clocktest.Clock
 	ws    *db.Workspace
 	admin *db.User
 }
@@ -64,7 +46,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := t.Context()
 	d := dbtest.DB(t)
-	clock := &testClock{now: time.Now().Truncate(time.Second)}
+	clock := clocktest.New(time.Now().Truncate(time.Second))
 	svc := &Service{
 		DB:           d.Bun,
 		Tokens:       &Issuer{Keys: testKeyset(t), Now: clock.Now},

@@ -21,29 +21,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stewardhq/steward/clocktest"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/dbtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// testClock is a settable clock for a bundle's Service.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testBundle is one test's world: a fresh workspace with an account, a Service on a clock the
 // test controls.
@@ -51,7 +34,7 @@ type testBundle struct {
 	ctx     context.Context
 	db      *dbtest.Database
 	svc     *Service
-	clock   *testClock
+	clock   *clocktest.Clock
 	tenant  db.Tenant
 	account *db.Account
 }
@@ -61,7 +44,7 @@ func setup(t *testing.T, cfg Config) *testBundle {
 	t.Helper()
 	ctx := t.Context()
 	d := dbtest.DB(t)
-	clock := &testClock{now: time.Now().UTC().Truncate(time.Microsecond)}
+	clock := clocktest.New(time.Now().UTC().Truncate(time.Microsecond))
 	ws, err := db.CreateWorkspace(ctx, d.Bun, "Delivery test "+uuid.NewString()[:8])
 	require.NoError(t, err)
 	b := &testBundle{ctx: ctx, db: d, clock: clock, tenant: db.Tenant{WorkspaceID: ws.ID}}

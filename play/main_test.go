@@ -3,13 +3,13 @@ package play
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stewardhq/steward/clocktest"
 	"github.com/stewardhq/steward/condition"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/dbtest"
@@ -18,31 +18,13 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// testClock is a settable clock for a bundle's service.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // testBundle is one test's world: a fresh workspace with one member, and a Definitions
 // service on a clock the test controls.
 type testBundle struct {
 	ctx    context.Context
 	db     *dbtest.Database
 	svc    *Definitions
-	clock  *testClock
+	clock  *clocktest.Clock
 	tenant db.Tenant
 	user   uuid.UUID
 }
@@ -51,7 +33,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := t.Context()
 	d := dbtest.DB(t)
-	clock := &testClock{now: time.Date(2026, 6, 15, 10, 30, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 6, 15, 10, 30, 0, 0, time.UTC))
 	ws, err := db.CreateWorkspace(ctx, d.Bun, "Plays "+uuid.NewString()[:8])
 	require.NoError(t, err)
 	b := &testBundle{

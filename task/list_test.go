@@ -179,13 +179,13 @@ func TestSnoozeEffectiveStatus(t *testing.T) {
 	require.Empty(t, listed(db.TaskOpen))
 	require.Equal(t, ids(task), listed(db.TaskSnoozed))
 
-	b.clock.advance(time.Hour) // due has passed, snooze has not: hidden, so not overdue
+	b.clock.Advance(time.Hour) // due has passed, snooze has not: hidden, so not overdue
 	require.Zero(t, overdueCount())
 	counts, err := b.svc.OverdueCounts(b.ctx, b.tenant, ByAssignee)
 	require.NoError(t, err)
 	require.Empty(t, counts)
 
-	b.clock.advance(time.Hour) // the snooze ends exactly now: open again, and overdue
+	b.clock.Advance(time.Hour) // the snooze ends exactly now: open again, and overdue
 	stored := b.reload(t, task.ID)
 	require.Equal(t, db.TaskSnoozed, stored.Status, "nothing rewrote the row")
 	require.Equal(t, db.TaskOpen, stored.EffectiveStatus(b.clock.Now()))

@@ -3,13 +3,13 @@ package task
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stewardhq/steward/clocktest"
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/dbtest"
 	"github.com/stewardhq/steward/invalid"
@@ -17,31 +17,12 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// testClock is a settable clock for a bundle's Service.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// advance moves the clock forward by d.
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // testBundle is one test's world: a fresh workspace, a Service on a clock the test controls.
 type testBundle struct {
 	ctx    context.Context
 	db     *dbtest.Database
 	svc    *Service
-	clock  *testClock
+	clock  *clocktest.Clock
 	tenant db.Tenant
 }
 
@@ -49,7 +30,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := t.Context()
 	d := dbtest.DB(t)
-	clock := &testClock{now: time.Now().UTC().Truncate(time.Microsecond)}
+	clock := clocktest.New(time.Now().UTC().Truncate(time.Microsecond))
 	ws, err := db.CreateWorkspace(ctx, d.Bun, "Task test "+uuid.NewString()[:8])
 	require.NoError(t, err)
 	return &testBundle{

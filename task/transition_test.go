@@ -35,7 +35,7 @@ func TestTransitions(t *testing.T) {
 		t.Parallel()
 		task := b.createTask(t, taskOpts{})
 
-		b.clock.advance(time.Minute)
+		b.clock.Advance(time.Minute)
 		done, err := b.svc.Complete(b.ctx, b.tenant, task.ID, user)
 		require.NoError(t, err)
 		require.Equal(t, db.TaskDone, done.Status)
