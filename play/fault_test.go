@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,27 +47,8 @@ type faultWorld struct {
 func isolatedDB(t *testing.T) *faultWorld {
 	t.Helper()
 	ctx := t.Context()
-	u, err := url.Parse(dbtest.DB(t).URL)
-	require.NoError(t, err)
-	u.Path = "/postgres"
-	admin, err := pgx.Connect(ctx, u.String())
-	require.NoError(t, err)
-	name := "steward_fault_" + uuid.NewString()[:8]
-	_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE steward_tpl_%s_river", name, db.MigrationsFingerprint()))
-	require.NoError(t, admin.Close(ctx))
-	require.NoError(t, err)
-	u.Path = "/" + name
-	b, pool, err := db.Open(ctx, u.String(), db.PoolConfig{MaxConns: 20})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = b.Close()
-		pool.Close()
-		u.Path = "/postgres"
-		if c, err := pgx.Connect(context.Background(), u.String()); err == nil {
-			_, _ = c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
-			_ = c.Close(context.Background())
-		}
-	})
+	d := dbtest.Isolated(t)
+	b, pool := d.Bun, d.Pool
 	ws, err := db.CreateWorkspace(ctx, b, "Faults")
 	require.NoError(t, err)
 	w := &faultWorld{ctx: ctx, bun: b, pool: pool, tenant: db.Tenant{WorkspaceID: ws.ID}}

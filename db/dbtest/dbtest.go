@@ -60,6 +60,12 @@ func DB(t testing.TB) *Database {
 	return current
 }
 
+// source is where the package's databases come from: the admin URL and the migrated template.
+var source struct {
+	adminURL string
+	template string
+}
+
 func create(ctx context.Context) (*Database, func(), error) {
 	adminURL, stopCluster, err := adminURL(ctx)
 	if err != nil {
@@ -72,34 +78,62 @@ func create(ctx context.Context) (*Database, func(), error) {
 	}
 	defer admin.Close(ctx)
 
-	// "_r": the template also holds River's tables (queue.Migrate).
+	// "_river": the template also holds River's tables (queue.Migrate).
 	tpl := "steward_tpl_" + db.MigrationsFingerprint() + "_river"
 	if err := ensureTemplate(ctx, admin, adminURL, tpl); err != nil {
 		stopCluster()
 		return nil, nil, err
 	}
-	name := "steward_test_" + randomHex(6)
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tpl)); err != nil {
-		stopCluster()
-		return nil, nil, fmt.Errorf("create test database: %w", err)
-	}
-	dbURL := withDatabase(adminURL, name)
-	b, pool, err := db.Open(ctx, dbURL, db.PoolConfig{MaxConns: 20})
+	source.adminURL, source.template = adminURL, tpl
+	d, drop, err := clone(ctx, "steward_test_")
 	if err != nil {
 		stopCluster()
 		return nil, nil, err
 	}
-	cleanup := func() {
+	return d, func() { drop(); stopCluster() }, nil
+}
+
+// Isolated gives one test a database of its own, cloned from the migrated template and dropped
+// when the test ends: for tests whose background workers must not see the package database.
+func Isolated(t testing.TB) *Database {
+	t.Helper()
+	if source.template == "" {
+		t.Fatal("dbtest: call dbtest.Main from TestMain")
+	}
+	d, drop, err := clone(context.Background(), "steward_iso_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	return d
+}
+
+// clone creates a database from the template and opens it; drop closes and removes it.
+func clone(ctx context.Context, prefix string) (*Database, func(), error) {
+	admin, err := pgx.Connect(ctx, source.adminURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect admin: %w", err)
+	}
+	defer admin.Close(ctx)
+	name := prefix + randomHex(6)
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, source.template)); err != nil {
+		return nil, nil, fmt.Errorf("create test database: %w", err)
+	}
+	dbURL := withDatabase(source.adminURL, name)
+	b, pool, err := db.Open(ctx, dbURL, db.PoolConfig{MaxConns: 20})
+	if err != nil {
+		return nil, nil, err
+	}
+	drop := func() {
 		_ = b.Close()
 		pool.Close()
-		c, err := pgx.Connect(context.Background(), adminURL)
+		c, err := pgx.Connect(context.Background(), source.adminURL)
 		if err == nil {
 			_, _ = c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
 			_ = c.Close(context.Background())
 		}
-		stopCluster()
 	}
-	return &Database{URL: dbURL, Bun: b, Pool: pool}, cleanup, nil
+	return &Database{URL: dbURL, Bun: b, Pool: pool}, drop, nil
 }
 
 func ensureTemplate(ctx context.Context, admin *pgx.Conn, adminURL, tpl string) error {
