@@ -1,5 +1,5 @@
 // Package condition is Steward's condition language: a typed tree of predicates on an account,
-// a contact and the account's activity, stored as JSON and sent by the SPA. A play starts when
+// a contact and the account's activity and play runs, stored as JSON and sent by the SPA. A play starts when
 // its condition becomes true; a goal is met when its condition holds.
 //
 // One validated tree has two evaluators that agree on every subject: SQL compiles it into one
@@ -18,6 +18,7 @@
 //	{"event": name, "op": ..., "duration"}                      the account's last event of a name
 //	{"eventCount": {"name": ..., "within": ...}, "op": ..., "value"}  events of a name lately
 //	{"timeline": kind, "op": ..., "duration"}                   the account's last timeline entry
+//	{"playRun": play id, "op": ..., "duration"}                 the account's runs of a play
 //
 // Examples:
 //
@@ -31,6 +32,8 @@
 //	{"event": "login", "op": "notWithin", "duration": "14d"}
 //	{"eventCount": {"name": "report_viewed", "within": "30d"}, "op": "gte", "value": 5}
 //	{"timeline": "BUSINESS_REVIEW", "op": "olderThan", "duration": "90d"}
+//	{"playRun": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "op": "exists"}
+//	{"playRun": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "op": "within", "duration": "30d"}
 //
 // and a whole tree, "an account with no login in 14 days, renewing within 120 days, unless it
 // already churned":
@@ -87,6 +90,7 @@
 //	custom       eq, neq, in, notIn, lt, lte, gt, gte, contains, exists, notExists
 //	event, timeline  within, notWithin, olderThan, exists, notExists
 //	eventCount       eq, neq, lt, lte, gt, gte (value: a count)
+//	playRun          exists, notExists, within
 //
 // eq and in compare strings exactly; contains on a string is a substring test that ignores the
 // case of ASCII letters only (so both evaluators agree whatever the database collation); on a
@@ -115,8 +119,27 @@
 //
 // A condition is validated for a Scope. ACCOUNT conditions may use account fields and
 // activity; a contact field in one is an error naming its path. CONTACT conditions may use
-// everything. Activity is always the account's: in a CONTACT condition, the events and
-// timeline of the contact's account, whichever contact they came from.
+// everything. Activity is always the account's: in a CONTACT condition, the events,
+// timeline and play runs of the contact's account, whichever contact they came from or are for.
+//
+// # Play runs
+//
+// A playRun predicate names a play by its id (a UUID in any form uuid.Parse accepts, stored
+// canonical; an unknown or deleted play is valid and simply has no runs) and asks about that
+// play's runs for the subject's account:
+//
+//	exists       the account has an active run of the play: status RUNNING or WAITING
+//	notExists    it has none (it never ran, or every run finished)
+//	within d     a run of the play, of any status, started at or after now-d
+//
+// Like events and timeline entries, runs are the account's in both scopes: in a CONTACT
+// condition a run counts whichever subject it is for, the account itself or any of its
+// contacts. "Unless the account is already in the onboarding play" is
+//
+//	{"not": {"playRun": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "op": "exists"}}
+//
+// Explain reports as the value seen whether an active run exists (a bool) for exists and
+// notExists, and the latest run's start (nil if none) for within.
 //
 // # Evaluating
 //

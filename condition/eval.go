@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/stewardhq/steward/db"
 )
 
-// Activity answers the activity questions of one account. Implementations answer for the
-// account of the Subject they belong to.
+// Activity answers the activity questions of one account: its events, timeline and play runs.
+// Implementations answer for the account of the Subject they belong to.
 type Activity interface {
 	// LastEvent is when the account's last event called name occurred; false if never.
 	LastEvent(name string) (time.Time, bool)
@@ -17,6 +19,9 @@ type Activity interface {
 	EventCount(name string, since time.Time) int
 	// LastTimeline is when the account's last timeline entry of kind occurred; false if never.
 	LastTimeline(kind string) (time.Time, bool)
+	// PlayRuns is what the account's runs of the play say: whether one is active (RUNNING or
+	// WAITING) and when the latest started. A play without runs, or unknown, is the zero value.
+	PlayRuns(playID uuid.UUID) PlayRunFacts
 }
 
 // Subject is what one evaluation looks at: the account, the contact for a CONTACT condition
@@ -37,7 +42,9 @@ type PredicateResult struct {
 	Predicate Node
 	// Seen is the value the predicate looked at: a string, int64, bool, []string, a date as
 	// "2006-01-02", a UUID string, a time.Time (UTC), a decoded custom attribute value (numbers
-	// as json.Number), the last event/entry time, or an event count (int64). Nil when missing.
+	// as json.Number), the last event/entry time, an event count (int64), whether a play run is
+	// active (bool, for playRun exists and notExists) or the latest play run's start (a
+	// time.Time, for playRun within). Nil when missing.
 	Seen any
 	// Held says whether the predicate was true.
 	Held bool

@@ -20,6 +20,8 @@ type handWorld struct {
 	names    map[uuid.UUID]string
 	accounts []uuid.UUID // live
 	contacts []uuid.UUID // live, of live accounts
+	// Plays with runs: onboarding and renewal.
+	onboarding, renewal uuid.UUID
 }
 
 // newHandWorld builds, at testNow (today is 2026-06-15):
@@ -39,6 +41,11 @@ type handWorld struct {
 // and contacts A1 (Acme: decision-maker, "VP of Sales", seen -1d, custom {role:"admin"}),
 // A2 (Acme: nothing set, opted out), B1 (Bolt: champion, "Head of CS", seen -30d),
 // C1 (Cobalt, archived) and D1 (Dune, decision-maker).
+//
+// Play runs: onboarding is RUNNING for Acme (started -2d), WAITING for B1 (-40d), COMPLETED
+// for Cobalt (-10d) and RUNNING for Dune; renewal ran for Acme twice, EXITED (-60d) and FAILED
+// (-5d), is RUNNING for the archived C1 (started exactly -30d) and was CANCELLED for Edge
+// (started exactly -30d).
 func newHandWorld(t *testing.T) *handWorld {
 	b := setup(t)
 	w := &handWorld{testBundle: b, owner: b.createUser(t), names: map[uuid.UUID]string{}}
@@ -95,6 +102,24 @@ func newHandWorld(t *testing.T) *handWorld {
 	addContact("B1", bolt, contactOpts{Persona: ptr("champion"), Title: ptr("Head of CS"), LastSeen: ptr(ago(30 * day))})
 	addContact("C1", cobalt, contactOpts{Persona: ptr("champion"), Archived: true})
 	addContact("D1", dune, contactOpts{Persona: ptr("decision-maker")})
+
+	byName := func(name string) *uuid.UUID {
+		for id, n := range w.names {
+			if n == name {
+				return &id
+			}
+		}
+		panic(name)
+	}
+	w.onboarding, w.renewal = b.createPlay(t, "Onboarding"), b.createPlay(t, "Renewal")
+	b.addRun(t, w.onboarding, acme, nil, db.RunRunning, ago(2*day))
+	b.addRun(t, w.onboarding, bolt, byName("B1"), db.RunWaiting, ago(40*day))
+	b.addRun(t, w.onboarding, cobalt, nil, db.RunCompleted, ago(10*day))
+	b.addRun(t, w.onboarding, dune, nil, db.RunRunning, ago(day))
+	b.addRun(t, w.renewal, acme, nil, db.RunExited, ago(60*day))
+	b.addRun(t, w.renewal, acme, nil, db.RunFailed, ago(5*day))
+	b.addRun(t, w.renewal, cobalt, byName("C1"), db.RunRunning, ago(30*day))
+	b.addRun(t, w.renewal, edge, nil, db.RunCancelled, ago(30*day))
 	return w
 }
 
@@ -128,6 +153,7 @@ func TestPredicatesByHand(t *testing.T) {
 	w := newHandWorld(t)
 	owner := w.owner.ID.String()
 	acc, con := ScopeAccount, ScopeContact
+	onboarding, renewal, unknown := w.onboarding.String(), strings.ToUpper(w.renewal.String()), uuid.NewString()
 
 	tests := []struct {
 		name  string
@@ -155,6 +181,22 @@ func TestPredicatesByHand(t *testing.T) {
 		{"no business review in 90 days", acc, `{"timeline":"BUSINESS_REVIEW","op":"olderThan","duration":"90d"}`, []string{"Acme", "Bolt"}},
 		{"business review within", acc, `{"timeline":"BUSINESS_REVIEW","op":"within","duration":"3mo"}`, []string{"Cobalt", "Edge"}},
 		{"call exists", acc, `{"timeline":"CALL","op":"exists"}`, []string{"Acme"}},
+
+		// Play runs: exists asks for an active run (of the account or any of its contacts),
+		// within for any run started in the window, inclusive at its start.
+		{"in onboarding", acc, `{"playRun":"` + onboarding + `","op":"exists"}`, []string{"Acme", "Bolt"}},
+		{"not in onboarding", acc, `{"playRun":"` + onboarding + `","op":"notExists"}`, []string{"Cobalt", "Edge"}},
+		{"onboarding started within 30d", acc, `{"playRun":"` + onboarding + `","op":"within","duration":"30d"}`, []string{"Acme", "Cobalt"}},
+		{"onboarding started within 6w", acc, `{"playRun":"` + onboarding + `","op":"within","duration":"6w"}`, []string{"Acme", "Bolt", "Cobalt"}},
+		{"in renewal via an archived contact", acc, `{"playRun":"` + renewal + `","op":"exists"}`, []string{"Cobalt"}},
+		{"finished runs are not active", acc, `{"playRun":"` + renewal + `","op":"notExists"}`, []string{"Acme", "Bolt", "Edge"}},
+		{"renewal within any status", acc, `{"playRun":"` + renewal + `","op":"within","duration":"30d"}`, []string{"Acme", "Cobalt", "Edge"}},
+		{"renewal within 29d", acc, `{"playRun":"` + renewal + `","op":"within","duration":"29d"}`, []string{"Acme"}},
+		{"unknown play never runs", acc, `{"playRun":"` + unknown + `","op":"exists"}`, []string{}},
+		{"unknown play not running", acc, `{"playRun":"` + unknown + `","op":"notExists"}`, []string{"Acme", "Bolt", "Cobalt", "Edge"}},
+		{"play runs combined", acc, `{"all":[{"playRun":"` + onboarding + `","op":"notExists"},{"playRun":"` + renewal + `","op":"within","duration":"30d"}]}`, []string{"Cobalt", "Edge"}},
+		{"contacts of accounts in onboarding", con, `{"playRun":"` + onboarding + `","op":"exists"}`, []string{"A1", "A2", "B1"}},
+		{"contacts not in renewal", con, `{"playRun":"` + renewal + `","op":"notExists"}`, []string{"A1", "A2", "B1"}},
 
 		// Numbers; a missing health score matches nothing but notExists, neq included.
 		{"health lt", acc, `{"field":"account.healthScore","op":"lt","value":50}`, []string{"Acme"}},
@@ -270,6 +312,31 @@ func TestExplain(t *testing.T) {
 	require.True(t, res[2].Held)
 	require.Equal(t, int64(0), res[3].Seen)
 	require.True(t, res[3].Held)
+
+	// Play runs: exists and notExists see whether a run is active, within the latest start.
+	runs := mustParse(t, `{"all":[
+		{"playRun":"`+w.onboarding.String()+`","op":"exists"},
+		{"playRun":"`+w.renewal.String()+`","op":"notExists"},
+		{"playRun":"`+w.renewal.String()+`","op":"within","duration":"1d"},
+		{"playRun":"`+w.onboarding.String()+`","op":"within","duration":"1d"}
+	]}`, ScopeAccount)
+	require.Equal(t, Needs{PlayRuns: sortIDs([]uuid.UUID{w.onboarding, w.renewal})}, runs.Needs(testNow))
+	s, err = LoadSubject(w.ctx, w.db.Bun, w.t, ScopeAccount, bolt, runs.Needs(testNow))
+	require.NoError(t, err)
+	res, err = runs.Explain(s, testNow)
+	require.NoError(t, err)
+	require.Len(t, res, 4)
+	require.Equal(t, true, res[0].Seen, "B1's run is Bolt's")
+	require.True(t, res[0].Held)
+	require.Equal(t, false, res[1].Seen)
+	require.True(t, res[1].Held)
+	require.Nil(t, res[2].Seen, "no renewal run ever")
+	require.False(t, res[2].Held)
+	require.Equal(t, instantAt(testNow).now.Add(-40*day), res[3].Seen)
+	require.False(t, res[3].Held)
+	ok, err = runs.Eval(s, testNow)
+	require.NoError(t, err)
+	require.False(t, ok)
 }
 
 func TestEvalRefusesIncompleteSubjects(t *testing.T) {
@@ -308,6 +375,13 @@ func TestEvalRefusesIncompleteSubjects(t *testing.T) {
 	_, err = contact.Eval(Subject{Account: s.Account, Contact: &db.Contact{AccountID: uuid.New()}}, testNow)
 	require.ErrorContains(t, err, "another account")
 
+	// Play runs not loaded are not "no runs".
+	runs := mustParse(t, `{"playRun":"`+w.onboarding.String()+`","op":"notExists"}`, ScopeAccount)
+	s, err = LoadSubject(w.ctx, w.db.Bun, w.t, ScopeAccount, acme, Needs{Events: []string{"login"}})
+	require.NoError(t, err)
+	_, err = runs.Eval(s, testNow)
+	require.ErrorContains(t, err, "without the runs of play")
+
 	_, err = LoadSubject(w.ctx, w.db.Bun, w.t, ScopeAccount, uuid.New(), Needs{})
 	require.ErrorIs(t, err, db.ErrNotFound)
 }
@@ -320,6 +394,8 @@ func TestNeedsAreMinimal(t *testing.T) {
 		{"eventCount":{"name":"export","within":"7d"},"op":"gt","value":1},
 		{"eventCount":{"name":"export","within":"1w"},"op":"lt","value":9},
 		{"timeline":"CALL","op":"exists"},
+		{"playRun":"6BA7B810-9DAD-11D1-80B4-00C04FD430C8","op":"exists"},
+		{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"within","duration":"1d"},
 		{"field":"account.stage","op":"eq","value":"GROWTH"}
 	]}`, ScopeAccount)
 	at := instantAt(testNow).now
@@ -327,6 +403,7 @@ func TestNeedsAreMinimal(t *testing.T) {
 		Events:      []string{"login"},
 		EventCounts: []EventWindow{{Name: "export", Since: at.Add(-7 * day)}},
 		Timeline:    []string{db.TimelineCall},
+		PlayRuns:    []uuid.UUID{uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")},
 	}, c.Needs(testNow))
 	require.True(t, mustParse(t, `{"field":"account.stage","op":"eq","value":"GROWTH"}`, ScopeAccount).Needs(testNow).Empty())
 }

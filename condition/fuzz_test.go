@@ -34,6 +34,9 @@ var fuzzSeeds = []string{
 	`{"any":[{"field":"account.healthScore","op":"notExists"},{"all":[{"timeline":"CALL","op":"exists"}]}]}`,
 	`{"field":"contact.title","op":"contains","value":"VP"}`,
 	`{"field":"account.custom.a.b","op":"neq","value":true}`,
+	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"exists"}`,
+	`{"not":{"playRun":"6BA7B810-9DAD-11D1-80B4-00C04FD430C8","op":"notExists"}}`,
+	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"within","duration":"30d"}`,
 	// Invalid.
 	``,
 	`null`,
@@ -49,6 +52,10 @@ var fuzzSeeds = []string{
 	`{"field":"contact.persona","op":"in","value":[]}`,
 	`{"field":"account.stage","op":"eq","value":"\u0000"}`,
 	`{"timeline":"NOTE","op":"within","duration":"1d"} trailing`,
+	`{"playRun":"onboarding","op":"exists"}`,
+	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"olderThan","duration":"30d"}`,
+	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"within"}`,
+	`{"playRun":["6ba7b810-9dad-11d1-80b4-00c04fd430c8"],"op":"exists"}`,
 	`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[`,
 }
 
@@ -106,3 +113,8 @@ type fakeActivity struct{ at time.Time }
 func (f fakeActivity) LastEvent(string) (time.Time, bool)    { return f.at, true }
 func (f fakeActivity) EventCount(string, time.Time) int      { return 5 }
 func (f fakeActivity) LastTimeline(string) (time.Time, bool) { return f.at, true }
+
+// PlayRuns says every play has an active run that started at `at`.
+func (f fakeActivity) PlayRuns(uuid.UUID) PlayRunFacts {
+	return PlayRunFacts{Active: true, LastStartedAt: &f.at}
+}

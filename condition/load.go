@@ -22,6 +22,8 @@ type Needs struct {
 	EventCounts []EventWindow
 	// Timeline are the timeline kinds whose last entry is read.
 	Timeline []string
+	// PlayRuns are the plays whose runs of the account are read (sorted by their text form).
+	PlayRuns []uuid.UUID
 }
 
 // EventWindow is one event count a condition reads: events called Name at or after Since.
@@ -32,7 +34,7 @@ type EventWindow struct {
 
 // Empty reports that the condition reads no activity at all.
 func (n Needs) Empty() bool {
-	return len(n.Events) == 0 && len(n.EventCounts) == 0 && len(n.Timeline) == 0
+	return len(n.Events) == 0 && len(n.EventCounts) == 0 && len(n.Timeline) == 0 && len(n.PlayRuns) == 0
 }
 
 // Needs returns the activity facts the condition reads when evaluated at now. Event count
@@ -50,10 +52,12 @@ type needSet struct {
 	events   map[string]bool
 	counts   map[windowKey]bool
 	timeline map[string]bool
+	playRuns map[uuid.UUID]bool
 }
 
 func (c *Condition) needs(at instant) Needs {
-	ns := needSet{events: map[string]bool{}, counts: map[windowKey]bool{}, timeline: map[string]bool{}}
+	ns := needSet{events: map[string]bool{}, counts: map[windowKey]bool{}, timeline: map[string]bool{},
+		playRuns: map[uuid.UUID]bool{}}
 	var walk func(e *expr)
 	walk = func(e *expr) {
 		if e.kind == exprPredicate {
@@ -74,6 +78,10 @@ func (c *Condition) needs(at instant) Needs {
 	for k := range ns.counts {
 		n.EventCounts = append(n.EventCounts, EventWindow{Name: k.name, Since: time.UnixMicro(k.since).UTC()})
 	}
+	for id := range ns.playRuns {
+		n.PlayRuns = append(n.PlayRuns, id)
+	}
+	slices.SortFunc(n.PlayRuns, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	slices.Sort(n.Events)
 	slices.Sort(n.Timeline)
 	slices.SortFunc(n.EventCounts, func(a, b EventWindow) int {
@@ -93,6 +101,7 @@ type facts struct {
 	lastEvent    map[string]time.Time
 	counts       map[windowKey]int
 	lastTimeline map[string]time.Time
+	playRuns     map[uuid.UUID]PlayRunFacts
 }
 
 func (f *facts) LastEvent(name string) (time.Time, bool) {
@@ -109,6 +118,8 @@ func (f *facts) LastTimeline(kind string) (time.Time, bool) {
 	return t, ok
 }
 
+func (f *facts) PlayRuns(playID uuid.UUID) PlayRunFacts { return f.playRuns[playID] }
+
 // covers reports the first fact of n that f was not loaded with.
 func (f *facts) covers(n Needs) error {
 	for _, name := range n.Events {
@@ -121,6 +132,11 @@ func (f *facts) covers(n Needs) error {
 			return fmt.Errorf("activity was loaded without the last %s timeline entry", kind)
 		}
 	}
+	for _, id := range n.PlayRuns {
+		if !slices.Contains(f.needs.PlayRuns, id) {
+			return fmt.Errorf("activity was loaded without the runs of play %s", id)
+		}
+	}
 	for _, w := range n.EventCounts {
 		if _, ok := f.counts[windowKey{name: w.Name, since: w.Since.UnixMicro()}]; !ok {
 			return fmt.Errorf("activity was loaded without the %q count since %s (evaluate at the instant Needs was asked for)",
@@ -131,8 +147,8 @@ func (f *facts) covers(n Needs) error {
 }
 
 // LoadSubject loads one subject of scope with the activity facts in needs (from
-// Condition.Needs): the account, or the contact and its account, plus at most three small
-// aggregate queries on the account's events and timeline. Archived rows load like live ones;
+// Condition.Needs): the account, or the contact and its account, plus at most four small
+// aggregate queries on the account's events, timeline and play runs. Archived rows load like live ones;
 // a missing row is db.ErrNotFound.
 func LoadSubject(ctx context.Context, idb bun.IDB, t db.Tenant, scope Scope, id uuid.UUID, needs Needs) (Subject, error) {
 	var s Subject
@@ -177,6 +193,7 @@ func loadFacts(ctx context.Context, idb bun.IDB, t db.Tenant, accountID uuid.UUI
 		lastEvent:    map[string]time.Time{},
 		counts:       map[windowKey]int{},
 		lastTimeline: map[string]time.Time{},
+		playRuns:     map[uuid.UUID]PlayRunFacts{},
 	}
 	if len(needs.Events) > 0 {
 		var rows []lastRow
@@ -200,6 +217,27 @@ func loadFacts(ctx context.Context, idb bun.IDB, t db.Tenant, accountID uuid.UUI
 		}
 		for _, r := range rows {
 			f.lastTimeline[r.Name] = r.Last
+		}
+	}
+	if len(needs.PlayRuns) > 0 {
+		var rows []struct {
+			PlayID uuid.UUID `bun:"play_id"`
+			Active bool      `bun:"active"`
+			Last   time.Time `bun:"last"`
+		}
+		ids := make([]string, len(needs.PlayRuns))
+		for i, id := range needs.PlayRuns {
+			ids[i] = id.String()
+		}
+		err := t.Select(idb, (*db.PlayRun)(nil)).
+			ColumnExpr("r.play_id, bool_or(r.status IN (?, ?)) AS active, max(r.started_at) AS last", db.RunRunning, db.RunWaiting).
+			Where("r.account_id = ? AND r.play_id IN (?)", accountID, bun.In(ids)).
+			GroupExpr("r.play_id").Scan(ctx, &rows)
+		if err != nil {
+			return nil, fmt.Errorf("load play runs: %w", err)
+		}
+		for _, r := range rows {
+			f.playRuns[r.PlayID] = PlayRunFacts{Active: r.Active, LastStartedAt: &r.Last}
 		}
 	}
 	if len(needs.EventCounts) > 0 {

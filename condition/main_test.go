@@ -166,3 +166,33 @@ func (b *testBundle) evalAll(t *testing.T, c *Condition, ids []uuid.UUID, now ti
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// createPlay inserts a minimal play with one version, for play runs to refer to.
+func (b *testBundle) createPlay(t *testing.T, name string) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	_, err := b.db.Bun.ExecContext(b.ctx, `INSERT INTO plays (workspace_id, id, name, scope) VALUES (?, ?, ?, 'ACCOUNT')`,
+		b.ws.ID, id, name+" "+id.String()[:8])
+	require.NoError(t, err)
+	_, err = b.db.Bun.ExecContext(b.ctx, `INSERT INTO play_versions (workspace_id, play_id, version, definition) VALUES (?, ?, 1, '{}')`,
+		b.ws.ID, id)
+	require.NoError(t, err)
+	return id
+}
+
+// addRun records a run of play for account a (and contact, if not nil) with status, started at
+// started; a finished run finished an hour later.
+func (b *testBundle) addRun(t *testing.T, play uuid.UUID, a *db.Account, contact *uuid.UUID, status string, started time.Time) {
+	t.Helper()
+	kind := "ACCOUNT"
+	if contact != nil {
+		kind = "CONTACT"
+	}
+	var finished *time.Time
+	if status != db.RunRunning && status != db.RunWaiting {
+		finished = ptr(started.Add(time.Hour))
+	}
+	_, err := b.db.Bun.ExecContext(b.ctx, `INSERT INTO play_runs (workspace_id, play_id, version, subject_kind, account_id, contact_id, status, started_at, finished_at)
+		VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)`, b.ws.ID, play, kind, a.ID, contact, status, started, finished)
+	require.NoError(t, err)
+}

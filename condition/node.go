@@ -65,8 +65,9 @@ const (
 )
 
 // Node is one node of a condition tree, exactly as it is stored and sent: a group (All, Any or
-// Not) or a predicate (Field, Event, EventCount or Timeline, with Op and then Value or
-// Duration). Exactly one of All, Any, Not, Field, Event, EventCount and Timeline is set.
+// Not) or a predicate (Field, Event, EventCount, Timeline or PlayRun, with Op and then Value or
+// Duration). Exactly one of All, Any, Not, Field, Event, EventCount, Timeline and PlayRun is
+// set. PlayRun is a play id; normalised, it is the UUID in canonical form.
 //
 // Value holds JSON-like data: a string, a whole number, a bool or a list of strings or of whole
 // numbers. In a Node returned by Condition.Root it is normalised: string, int64, bool, []string
@@ -80,6 +81,7 @@ type Node struct {
 	Event      string      `json:"event,omitempty"`
 	EventCount *EventCount `json:"eventCount,omitempty"`
 	Timeline   string      `json:"timeline,omitempty"`
+	PlayRun    string      `json:"playRun,omitempty"`
 
 	Op       Op     `json:"op,omitempty"`
 	Value    any    `json:"value,omitempty"`

@@ -110,6 +110,8 @@ func toNode(v any, path string) (*Node, error) {
 			n.Timeline, err = nonEmptyString(val, p)
 		case "eventCount":
 			n.EventCount, err = toEventCount(val, p)
+		case "playRun":
+			n.PlayRun, err = nonEmptyString(val, p)
 		case "op":
 			var op string
 			op, err = nonEmptyString(val, p)

@@ -44,6 +44,9 @@ var (
 	propARR       = []int64{0, 500_000, 1_000_000, 1_200_000, 5_000_000}
 	propAcctKeys  = []string{"plan", "seats", "beta", "region", "score", "absent"}
 	propConKeys   = []string{"role", "nps", "absent"}
+	propStatuses  = []string{db.RunRunning, db.RunWaiting, db.RunCompleted, db.RunGoalMet, db.RunExited, db.RunFailed, db.RunCancelled}
+	// propNoPlay is a play id no run refers to.
+	propNoPlay = uuid.MustParse("00000000-0000-4000-8000-000000000001")
 )
 
 // propWorld is the random data of one property run.
@@ -57,6 +60,7 @@ type propWorld struct {
 	times    []time.Time // every instant stored, for exact-equality time values
 	accounts []uuid.UUID // live
 	contacts []uuid.UUID // live, of live accounts
+	plays    []uuid.UUID // plays with runs
 }
 
 func TestEvaluatorsAgree(t *testing.T) {
@@ -73,7 +77,8 @@ func TestEvaluatorsAgree(t *testing.T) {
 	w.build(t)
 
 	// Every fact any generated tree can read, loaded once per subject.
-	all := Needs{Events: append(slices.Clone(propEvents), "never_sent"), Timeline: slices.Clone(timelineKinds)}
+	all := Needs{Events: append(slices.Clone(propEvents), "never_sent"), Timeline: slices.Clone(timelineKinds),
+		PlayRuns: sortIDs(append(slices.Clone(w.plays), propNoPlay))}
 	for _, name := range all.Events {
 		for _, d := range propDurations {
 			s, err := parseDuration(d)
@@ -253,6 +258,36 @@ func (w *propWorld) build(t *testing.T) {
 	}
 	_, err := db.InsertEvents(w.ctx, w.db.Bun, w.t, events)
 	require.NoError(t, err)
+
+	// Play runs of random statuses, for accounts and their contacts (live or not), at most one
+	// active run per play and subject as the database requires.
+	for _, name := range []string{"Onboarding", "Renewal", "Rescue"} {
+		w.plays = append(w.plays, w.createPlay(t, name))
+	}
+	for _, a := range accounts {
+		for _, play := range w.plays {
+			if w.rng.IntN(3) == 0 {
+				continue
+			}
+			active := map[uuid.UUID]bool{} // by contact; uuid.Nil for the account itself
+			for range 1 + w.rng.IntN(3) {
+				var contact *uuid.UUID
+				key := uuid.Nil
+				if cs := byAccount[a.ID]; len(cs) > 0 && w.rng.IntN(2) == 0 {
+					contact = &cs[w.rng.IntN(len(cs))]
+					key = *contact
+				}
+				status := pick(w.rng, propStatuses)
+				if status == db.RunRunning || status == db.RunWaiting {
+					if active[key] {
+						status = db.RunCompleted
+					}
+					active[key] = true
+				}
+				w.addRun(t, play, a, contact, status, w.instant(120))
+			}
+		}
+	}
 }
 
 // instant returns a time within the last maxDays days (microsecond precision), an exact
@@ -332,6 +367,12 @@ func (w *propWorld) tree(scope Scope, depth int) Node {
 	case n < 87:
 		return Node{EventCount: &EventCount{Name: w.eventName(), Within: pick(w.rng, propDurations)},
 			Op: pick(w.rng, countOps), Value: w.rng.IntN(9)}
+	case n < 93:
+		play := propNoPlay
+		if w.rng.IntN(8) > 0 {
+			play = pick(w.rng, w.plays)
+		}
+		return Node{PlayRun: play.String(), Op: pick(w.rng, playRunOps), Duration: pick(w.rng, propDurations)}.fixArity()
 	}
 	return Node{Timeline: pick(w.rng, timelineKinds), Op: pick(w.rng, activityOps), Duration: pick(w.rng, propDurations)}.fixArity()
 }

@@ -137,6 +137,10 @@ func subject(acc *db.Account, act condition.Activity) condition.Subject {
 	return condition.Subject{Account: acc, Activity: act}
 }
 
+func (a activity) PlayRuns(uuid.UUID) condition.PlayRunFacts {
+	return condition.PlayRunFacts{}
+}
+
 func TestCheckEventSinceStart(t *testing.T) {
 	t.Parallel()
 	d := mustParse(t, top(`"goal": {"eventSinceStart": "login"}`), condition.ScopeAccount)

@@ -176,11 +176,14 @@ func (e *Engine) previewSubject(ctx context.Context, tx bun.Tx, t db.Tenant, pla
 		needs.Events = append(needs.Events, n.Events...)
 		needs.EventCounts = append(needs.EventCounts, n.EventCounts...)
 		needs.Timeline = append(needs.Timeline, n.Timeline...)
+		needs.PlayRuns = append(needs.PlayRuns, n.PlayRuns...)
 	}
 	slices.Sort(needs.Events)
 	needs.Events = slices.Compact(needs.Events)
 	slices.Sort(needs.Timeline)
 	needs.Timeline = slices.Compact(needs.Timeline)
+	slices.SortFunc(needs.PlayRuns, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	needs.PlayRuns = slices.Compact(needs.PlayRuns)
 	s, err := condition.LoadSubject(ctx, tx, t, scope, id, needs)
 	if err != nil {
 		return nil, err

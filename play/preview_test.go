@@ -148,3 +148,19 @@ func TestPreviewContactScope(t *testing.T) {
 	require.Equal(t, a.ID, p.Subjects[0].Account.ID)
 	require.Equal(t, "decision-maker", p.Subjects[0].Predicates[0].Seen)
 }
+
+func TestPreviewPlayRunPredicate(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	other := b.publish(t, condition.ScopeAccount, `{"trigger": {"kind": "MANUAL"},
+		"steps": [{"id": "pause", "kind": "WAIT", "duration": "1h"}]}`)
+	busy, idle := b.account(t, "GROWTH"), b.account(t, "GROWTH")
+	require.Len(t, b.launch(t, other.ID, busy.ID), 1)
+
+	def := `{"trigger": {"kind": "MANUAL"}, "entry": {"playRun": "` + other.ID.String() + `", "op": "notExists"}}`
+	p, err := b.eng.PreviewDefinition(b.ctx, b.tenant, json.RawMessage(def), condition.ScopeAccount, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, p.MatchCount, "only the account not in an active run of the other play")
+	require.Equal(t, idle.ID, p.Subjects[0].Account.ID)
+	require.Equal(t, false, p.Subjects[0].Predicates[0].Seen)
+}
