@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
@@ -17,9 +19,11 @@ import (
 	"github.com/stewardhq/steward/server"
 )
 
-// benchCommand runs the accounts-page benchmark of docs/benchmarks.md against DATABASE_URL or
-// the private cluster: it prints a table, then the report as JSON, on stdout; progress goes to
-// stderr. The first run for a given --accounts seeds that workspace; later runs reuse it.
+// benchCommand runs the benchmarks of docs/benchmarks.md against DATABASE_URL or the private
+// cluster: the accounts page (--page, on by default), then the plays executor (--plays, on by
+// default). Each prints a table, then its report as JSON, on stdout; progress goes to stderr.
+// The first run for a given --accounts or --plays-accounts seeds that workspace; later runs
+// reuse it.
 func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	accounts := fs.Int("accounts", bench.DefaultAccounts, "accounts in the benchmark workspace (seeded once, then cached)")
@@ -28,6 +32,17 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 	rate := fs.Int("rate", bench.DefaultRate, "requests per second of the fixed-rate phase")
 	workers := fs.Int("workers", bench.DefaultWorkers, "concurrent requests of the saturation phase")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the GraphQL saturation phase to this file")
+	page := fs.Bool("page", true, "run the accounts-page benchmark")
+	plays := fs.Bool("plays", true, "run the plays benchmark (sweep, executor throughput, trigger latency)")
+	playsAccounts := fs.Int("plays-accounts", bench.DefaultPlaysAccounts, "accounts in the plays workspace (seeded once, then cached); one in 10 matches the sweep")
+	playsRuns := fs.Int("plays-runs", bench.DefaultPlaysRuns, "runs the executor phase launches")
+	playsSteps := fs.Int("plays-steps", bench.DefaultStepsPerRun, "CREATE_TASK steps per run of the executor phase")
+	playsWorkers := fs.Int("plays-workers", bench.DefaultPlaysWorkers, "River workers of the executor phases (the plays pool gets workers+8 connections)")
+	playsPoll := fs.Duration("plays-fetch-poll", 0, "River fetch poll interval (0: River's default, as steward serve runs)")
+	playsRate := fs.Int("plays-event-rate", bench.DefaultEventRate, "trigger events per second of the latency phase")
+	playsEvents := fs.Duration("plays-event-duration", bench.DefaultEventDuration, "length of the latency phase")
+	playsExecMode := fs.String("plays-query-exec-mode", "", "pgx default_query_exec_mode of the plays pool (e.g. exec, simple_protocol; empty: pgx's default)")
+	playsProfile := fs.String("plays-cpuprofile", "", "write a CPU profile of the executor phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,21 +72,77 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 		defer f.Close()
 		opts.CPUProfile = f
 	}
+	playsOpts := bench.PlaysOptions{
+		Accounts:          *playsAccounts,
+		Runs:              *playsRuns,
+		StepsPerRun:       *playsSteps,
+		Workers:           *playsWorkers,
+		FetchPollInterval: *playsPoll,
+		EventRate:         *playsRate,
+		EventDuration:     *playsEvents,
+		Progress:          os.Stderr,
+		Logger:            logger,
+	}
+	if *playsProfile != "" {
+		f, err := os.Create(*playsProfile)
+		if err != nil {
+			return fmt.Errorf("create plays cpu profile: %w", err)
+		}
+		defer f.Close()
+		playsOpts.CPUProfile = f
+	}
 	return withDatabase(ctx, cfg, logger, func(b *bun.DB, pool *pgxpool.Pool) error {
 		if _, err := db.Migrate(ctx, b); err != nil {
 			return err
 		}
-		opts.Bun, opts.Pool = b, pool
-		rep, err := bench.Run(ctx, opts)
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
+		if *page {
+			opts.Bun, opts.Pool = b, pool
+			rep, err := bench.Run(ctx, opts)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			if err := printReport(rep); err != nil {
+				return err
+			}
 		}
-		if err := rep.WriteTable(os.Stdout); err != nil {
+		if !*plays {
+			return nil
+		}
+		// A pool of its own, sized for the workers' transactions plus River's connections.
+		url := pool.Config().ConnString()
+		if *playsExecMode != "" {
+			url += sep(url) + "default_query_exec_mode=" + *playsExecMode
+		}
+		pb, ppool, err := db.Open(ctx, url, db.PoolConfig{MaxConns: int32(max(*playsWorkers, 1) + 8)})
+		if err != nil {
 			return err
 		}
-		fmt.Println()
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		defer ppool.Close()
+		defer pb.Close()
+		playsOpts.Bun, playsOpts.Pool = pb, ppool
+		rep, err := bench.RunPlays(ctx, playsOpts)
+		if err != nil {
+			return fmt.Errorf("bench plays: %w", err)
+		}
+		return printReport(rep)
 	})
+}
+
+// sep is what joins one more parameter to a connection URL.
+func sep(url string) string {
+	if strings.Contains(url, "?") {
+		return "&"
+	}
+	return "?"
+}
+
+// printReport writes a benchmark report as a table, then as JSON, on stdout.
+func printReport(rep interface{ WriteTable(io.Writer) error }) error {
+	if err := rep.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	fmt.Println()
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
 }
