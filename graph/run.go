@@ -77,6 +77,20 @@ func toRunFilter(f *model.PlayRunFilter) (play.RunFilter, error) {
 	return out, nil
 }
 
+// toRunQuery decodes the playRuns connection's arguments.
+func toRunQuery(first *int, after *string, filter *model.PlayRunFilter) (play.RunFilter, play.Page, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return play.RunFilter{}, play.Page{}, err
+	}
+	f, err := toRunFilter(filter)
+	if err != nil {
+		return f, play.Page{}, err
+	}
+	cursor, err := decodeCursor(after, "runs")
+	return f, play.Page{First: n, After: cursor}, err
+}
+
 func toPlayRunConnection(rows []db.PlayRun, hasNext bool) *model.PlayRunConnection {
 	conn := &model.PlayRunConnection{Edges: make([]*model.PlayRunEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: hasNext}}
 	for i := range rows {

@@ -495,15 +495,7 @@ func (r *queryResolver) APIKeys(ctx context.Context) ([]*model.APIKey, error) {
 }
 
 func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, filter *model.TaskFilter) (*model.TaskConnection, error) {
-	n, err := pageSize(first)
-	if err != nil {
-		return nil, err
-	}
-	f, err := toTaskFilter(ctx, filter)
-	if err != nil {
-		return nil, err
-	}
-	cursor, err := decodeCursor(after, "tasks")
+	f, n, cursor, err := toTaskQuery(ctx, first, after, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -541,19 +533,11 @@ func (r *queryResolver) Play(ctx context.Context, id string) (*model.Play, error
 }
 
 func (r *queryResolver) PlayRuns(ctx context.Context, first *int, after *string, filter *model.PlayRunFilter) (*model.PlayRunConnection, error) {
-	n, err := pageSize(first)
+	f, page, err := toRunQuery(first, after, filter)
 	if err != nil {
 		return nil, err
 	}
-	f, err := toRunFilter(filter)
-	if err != nil {
-		return nil, err
-	}
-	cursor, err := decodeCursor(after, "runs")
-	if err != nil {
-		return nil, err
-	}
-	rows, hasNext, err := r.PlayEngine.Runs(ctx, viewer(ctx).Tenant(), f, play.Page{First: n, After: cursor})
+	rows, hasNext, err := r.PlayEngine.Runs(ctx, viewer(ctx).Tenant(), f, page)
 	if err != nil {
 		return nil, invalid.Prefix("filter", err)
 	}

@@ -120,6 +120,20 @@ func toTaskFilter(ctx context.Context, f *model.TaskFilter) (task.Filter, error)
 	return out, nil
 }
 
+// toTaskQuery decodes the tasks connection's arguments.
+func toTaskQuery(ctx context.Context, first *int, after *string, filter *model.TaskFilter) (task.Filter, int, *db.PageCursor, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return task.Filter{}, 0, nil, err
+	}
+	f, err := toTaskFilter(ctx, filter)
+	if err != nil {
+		return f, 0, nil, err
+	}
+	cursor, err := decodeCursor(after, "tasks")
+	return f, n, cursor, err
+}
+
 func toTaskConnection(rows []db.TaskRow, hasNext bool, f task.Filter) *model.TaskConnection {
 	conn := &model.TaskConnection{Edges: make([]*model.TaskEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: hasNext}, Filter: f}
 	for i := range rows {
