@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -447,6 +448,7 @@ func (e *Engine) sendEmail(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.Pl
 		}
 	}
 	sent := 0
+	var skipped []string
 	for _, tg := range targets {
 		subject, err := s.Email.Subject.Render(tg.recipient)
 		if err != nil {
@@ -476,8 +478,20 @@ func (e *Engine) sendEmail(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.Pl
 			}
 			sent++
 		}
+		if m.Status == db.OutboxSkipped && m.SkipReason != nil {
+			addr := tg.to
+			if tg.contact != nil {
+				addr = tg.contact.Email
+			}
+			skipped = append(skipped, fmt.Sprintf("%s (%s)", addr, *m.SkipReason))
+		}
 	}
-	return move{outcome: fmt.Sprintf("%d of %d emails queued", sent, len(targets))}, nil
+	outcome := fmt.Sprintf("%d of %d emails queued", sent, len(targets))
+	if len(skipped) > 0 {
+		// The step records why a recipient got nothing (opted out, daily cap reached).
+		outcome += "; skipped: " + strings.Join(skipped, ", ")
+	}
+	return move{outcome: outcome}, nil
 }
 
 func (e *Engine) inApp(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRun, s *Step, key string, row *db.PlayStepRun, now time.Time) (move, error) {

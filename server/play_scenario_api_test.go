@@ -289,7 +289,7 @@ func TestScenarioRenewalGoals(t *testing.T) {
 	require.Empty(t, s.mailbox("otto@renewing.example"), "opted out")
 	email, ok := run.step("goals-email")
 	require.True(t, ok)
-	require.Equal(t, "1 of 2 emails queued", *email.Outcome, "the step log counts the opted-out decision maker as not queued")
+	require.Equal(t, "1 of 2 emails queued; skipped: otto@renewing.example (contact opted out)", *email.Outcome, "the step log records why the opted-out decision maker got nothing")
 	require.Len(t, s.tasks(renewing), 1)
 	require.Empty(t, s.runs(playID)[1:], "the account renewing in 200 days did not enter")
 	require.Empty(t, s.tasks(later))
