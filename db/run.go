@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -236,4 +237,12 @@ func LiveContactsOfAccount(ctx context.Context, idb bun.IDB, t Tenant, accountID
 		return nil, mapErr("list live contacts", err)
 	}
 	return rows, nil
+}
+
+// SetPlayRunTrigger rewrites why a run started (the first step explains swept runs).
+func SetPlayRunTrigger(ctx context.Context, idb bun.IDB, t Tenant, runID uuid.UUID, trigger json.RawMessage) error {
+	if _, err := t.Update(idb, (*PlayRun)(nil)).Set("trigger = ?", trigger).Where("r.id = ?", runID).Exec(ctx); err != nil {
+		return mapErr("set play run trigger", err)
+	}
+	return nil
 }

@@ -117,6 +117,9 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 		}
 		woke := r.NextWakeAt != nil
 		r.NextWakeAt, r.Status = nil, db.RunRunning
+		if err := recordScheduleValues(ctx, tx, t, r, def, now); err != nil {
+			return err
+		}
 		ended, err := checkGoalExit(ctx, tx, t, r, def, now)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package play
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -250,4 +251,13 @@ func TestPeriodicSweepStartsRuns(t *testing.T) {
 	runs := b.runsOf(t, p.ID)
 	require.Equal(t, a.ID, runs[0].AccountID)
 	require.Contains(t, string(runs[0].Trigger), `"kind": "SCHEDULE"`)
+
+	// The first step records why the swept run started: each predicate with the value seen.
+	run := b.waitStatus(t, runs[0].ID, db.RunWaiting, 20*time.Second)
+	var info TriggerInfo
+	require.NoError(t, json.Unmarshal(run.Trigger, &info))
+	require.Equal(t, []SeenValue{
+		{Path: "trigger.condition", Seen: "CHURNED", Held: true},
+		{Path: "entry", Seen: a.Name, Held: true},
+	}, info.Values)
 }
