@@ -173,7 +173,9 @@ func TestReentryPolicies(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	def := func(reentry string) string {
-		return `{"trigger": {"kind": "MANUAL"}, "reentry": ` + reentry + `, "steps": [{"id": "n", "kind": "ADD_TIMELINE_NOTE", "body": "x"}]}`
+		// The wait keeps each first run active while the second launch is tried: without it a
+		// worker can finish the one-step run in between.
+		return `{"trigger": {"kind": "MANUAL"}, "reentry": ` + reentry + `, "steps": [{"id": "w", "kind": "WAIT", "duration": "2s"}, {"id": "n", "kind": "ADD_TIMELINE_NOTE", "body": "x"}]}`
 	}
 	once := b.publish(t, condition.ScopeAccount, def(`{"policy": "ONCE"}`))
 	active := b.publish(t, condition.ScopeAccount, def(`{"policy": "NOT_WHILE_ACTIVE"}`))
@@ -185,7 +187,7 @@ func TestReentryPolicies(t *testing.T) {
 		require.Len(t, runs, 1)
 		// While active (launched twice in a row), nothing starts.
 		require.Empty(t, b.launch(t, p.ID, a.ID))
-		b.waitStatus(t, runs[0].ID, db.RunCompleted, 10*time.Second)
+		b.waitStatus(t, runs[0].ID, db.RunCompleted, 20*time.Second)
 	}
 	require.Empty(t, b.launch(t, once.ID, a.ID), "ONCE: never again")
 	require.Len(t, b.launch(t, active.ID, a.ID), 1, "NOT_WHILE_ACTIVE: again once ended")
