@@ -101,7 +101,11 @@ func TestPreviewEntryOnlyAndReentry(t *testing.T) {
 		"steps": [{"id": "pause", "kind": "WAIT", "duration": "1h"}]}`)
 	ran, fresh := b.account(t, "AT_RISK"), b.account(t, "AT_RISK")
 	b.account(t, "GROWTH")
-	require.Len(t, b.launch(t, play.ID, ran.ID), 1)
+	launched := b.launch(t, play.ID, ran.ID)
+	require.Len(t, launched, 1)
+	// Let the worker write the run's first step before counting, so only the preview could
+	// change the counts.
+	b.waitStatus(t, launched[0].ID, db.RunWaiting, 20*time.Second)
 
 	before := b.rowCounts(t)
 	p, err := b.eng.PreviewPlay(b.ctx, b.tenant, play.ID, 0)
