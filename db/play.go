@@ -33,6 +33,15 @@ func GetPlay(ctx context.Context, idb bun.IDB, t Tenant, id uuid.UUID) (*Play, e
 	return p, nil
 }
 
+// PlaysByIDs loads plays by id (for loaders); missing ids are simply absent.
+func PlaysByIDs(ctx context.Context, idb bun.IDB, t Tenant, ids []uuid.UUID) ([]Play, error) {
+	var rows []Play
+	if err := t.Select(idb, &rows).Where("p.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, mapErr("load plays", err)
+	}
+	return rows, nil
+}
+
 // GetPlayForUpdate loads and row-locks one play inside tx, so that edits, publishing and status
 // changes of one play happen one at a time.
 func GetPlayForUpdate(ctx context.Context, tx bun.Tx, t Tenant, id uuid.UUID) (*Play, error) {

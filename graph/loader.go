@@ -26,6 +26,8 @@ type loaders struct {
 	teamRoles     *dataloadgen.Loader[uuid.UUID, *db.TeamRole]
 	accounts      *dataloadgen.Loader[uuid.UUID, *db.Account]
 	contacts      *dataloadgen.Loader[uuid.UUID, *db.Contact]
+	plays         *dataloadgen.Loader[uuid.UUID, *db.Play]
+	tasks         *dataloadgen.Loader[uuid.UUID, *db.Task]
 	teams         *dataloadgen.Loader[uuid.UUID, []db.AccountTeamMember]
 	contactCounts *dataloadgen.Loader[uuid.UUID, int]
 
@@ -43,10 +45,12 @@ func withLoaders(ctx context.Context, b *bun.DB) context.Context {
 	}
 	l := &loaders{bun: b, tenant: v.Tenant(), firstContacts: map[int]*dataloadgen.Loader[uuid.UUID, []db.Contact]{}}
 	opt := dataloadgen.WithWait(loaderWait)
-	l.users = dataloadgen.NewMappedLoader(l.fetchUsers, opt)
-	l.teamRoles = dataloadgen.NewMappedLoader(l.fetchTeamRoles, opt)
-	l.accounts = dataloadgen.NewMappedLoader(l.fetchAccounts, opt)
-	l.contacts = dataloadgen.NewMappedLoader(l.fetchContacts, opt)
+	l.users = dataloadgen.NewMappedLoader(byID(l, db.UsersByIDs, func(m *db.Member) uuid.UUID { return m.ID }), opt)
+	l.teamRoles = dataloadgen.NewMappedLoader(byID(l, db.TeamRolesByIDs, func(r *db.TeamRole) uuid.UUID { return r.ID }), opt)
+	l.accounts = dataloadgen.NewMappedLoader(byID(l, db.AccountsByIDs, func(a *db.Account) uuid.UUID { return a.ID }), opt)
+	l.contacts = dataloadgen.NewMappedLoader(byID(l, db.ContactsByIDs, func(c *db.Contact) uuid.UUID { return c.ID }), opt)
+	l.plays = dataloadgen.NewMappedLoader(byID(l, db.PlaysByIDs, func(p *db.Play) uuid.UUID { return p.ID }), opt)
+	l.tasks = dataloadgen.NewMappedLoader(byID(l, db.TasksByIDs, func(t *db.Task) uuid.UUID { return t.ID }), opt)
 	l.teams = dataloadgen.NewLoader(l.fetchTeams, opt)
 	l.contactCounts = dataloadgen.NewLoader(l.fetchContactCounts, opt)
 	return context.WithValue(ctx, loadersKey{}, l)
@@ -56,40 +60,16 @@ func loadersFrom(ctx context.Context) *loaders {
 	return ctx.Value(loadersKey{}).(*loaders)
 }
 
-func (l *loaders) fetchUsers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.Member, error) {
-	rows, err := db.UsersByIDs(ctx, l.bun, l.tenant, ids)
-	out := make(map[uuid.UUID]*db.Member, len(rows))
-	for i := range rows {
-		out[rows[i].ID] = &rows[i]
+// byID adapts a tenant-scoped "load rows by ids" query function to a mapped loader fetch.
+func byID[T any](l *loaders, load func(context.Context, bun.IDB, db.Tenant, []uuid.UUID) ([]T, error), id func(*T) uuid.UUID) func(context.Context, []uuid.UUID) (map[uuid.UUID]*T, error) {
+	return func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*T, error) {
+		rows, err := load(ctx, l.bun, l.tenant, ids)
+		out := make(map[uuid.UUID]*T, len(rows))
+		for i := range rows {
+			out[id(&rows[i])] = &rows[i]
+		}
+		return out, err
 	}
-	return out, err
-}
-
-func (l *loaders) fetchTeamRoles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.TeamRole, error) {
-	rows, err := db.TeamRolesByIDs(ctx, l.bun, l.tenant, ids)
-	out := make(map[uuid.UUID]*db.TeamRole, len(rows))
-	for i := range rows {
-		out[rows[i].ID] = &rows[i]
-	}
-	return out, err
-}
-
-func (l *loaders) fetchAccounts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.Account, error) {
-	rows, err := db.AccountsByIDs(ctx, l.bun, l.tenant, ids)
-	out := make(map[uuid.UUID]*db.Account, len(rows))
-	for i := range rows {
-		out[rows[i].ID] = &rows[i]
-	}
-	return out, err
-}
-
-func (l *loaders) fetchContacts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*db.Contact, error) {
-	rows, err := db.ContactsByIDs(ctx, l.bun, l.tenant, ids)
-	out := make(map[uuid.UUID]*db.Contact, len(rows))
-	for i := range rows {
-		out[rows[i].ID] = &rows[i]
-	}
-	return out, err
 }
 
 func (l *loaders) fetchTeams(ctx context.Context, ids []uuid.UUID) ([][]db.AccountTeamMember, []error) {

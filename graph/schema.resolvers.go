@@ -399,7 +399,7 @@ func (r *playResolver) Versions(ctx context.Context, obj *model.Play) ([]*model.
 }
 
 func (r *playRunResolver) Play(ctx context.Context, obj *model.PlayRun) (*model.Play, error) {
-	p, err := r.PlayService.Get(ctx, viewer(ctx).Tenant(), obj.PlayID)
+	p, err := loadersFrom(ctx).plays.Load(ctx, obj.PlayID)
 	return convertOrErr(p, err, toGraphPlay)
 }
 
@@ -420,7 +420,7 @@ func (r *playStepRunResolver) Task(ctx context.Context, obj *model.PlayStepRun) 
 	if obj.TaskID == nil {
 		return nil, nil
 	}
-	t, err := r.TaskService.Get(ctx, viewer(ctx).Tenant(), *obj.TaskID)
+	t, err := loadersFrom(ctx).tasks.Load(ctx, *obj.TaskID)
 	return convertOrErr(t, err, toGraphTask)
 }
 
