@@ -3102,6 +3102,22 @@ type Mutation {
   "Reports that a contact saw, dismissed or clicked an in-app message."
   markInAppMessage(id: ID!, status: InAppMessageStatus!): InAppMessage! @auth(role: CSM, scope: WRITE)
 }
+
+# ---- Journeys: definitions (journey/ definitions, versions, copies, draft editing) ----
+
+# ---- end of journeys: definitions ----
+
+# ---- Journeys: enrolments and progress ----
+
+# ---- end of journeys: enrolments ----
+
+# ---- Journeys: roadblock analytics ----
+
+# ---- end of journeys: analytics ----
+
+# ---- Live feeds: subscriptions ----
+
+# ---- end of live feeds ----
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
