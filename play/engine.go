@@ -65,6 +65,8 @@ type Engine struct {
 	Tasks       *task.Service
 	Delivery    *delivery.Service
 	Accounts    *account.Service
+	// Journeys enrols accounts for ENROLL_IN_JOURNEY steps; nil refuses such steps.
+	Journeys JourneyEnroller
 	// Inserter inserts jobs inside bun transactions (queue.NewInserter).
 	Inserter *river.Client[*sql.Tx]
 	// Now is the clock; nil means time.Now.
