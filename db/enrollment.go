@@ -306,3 +306,11 @@ func StallEnrollments(ctx context.Context, tx bun.Tx, now time.Time, limit int) 
 	}
 	return rows, nil
 }
+
+// SetTaskDue moves a task's due time (a reopened journey milestone's tasks are due again).
+func SetTaskDue(ctx context.Context, idb bun.IDB, t Tenant, id uuid.UUID, due time.Time) error {
+	if _, err := t.Update(idb, (*Task)(nil)).Set("due_at = ?", due).Where("tk.id = ?", id).Exec(ctx); err != nil {
+		return mapErr("set task due", err)
+	}
+	return nil
+}
