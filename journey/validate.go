@@ -204,7 +204,8 @@ func (p *parser) milestone(v any, path string, index int, m *Milestone) error {
 	if utf8.RuneCountInString(m.Description) > MaxMilestoneDescriptionLen {
 		return invalid.Field(f.at("description"), "must be at most %d characters", MaxMilestoneDescriptionLen)
 	}
-	if v, ok := f.get("target"); ok {
+	// A draft stores a missing target as "" (the stored form always has the key).
+	if v, ok := f.get("target"); ok && v != "" {
 		if m.Target, err = play.DecodeDuration(v, f.at("target")); err != nil {
 			return err
 		}
