@@ -581,5 +581,3 @@ func TestEnrollFromPlayAndFieldTrigger(t *testing.T) {
 	})
 	require.ErrorIs(t, err, db.ErrNotFound)
 }
-
-func ptr[T any](v T) *T { return &v }
