@@ -52,8 +52,8 @@ func TestParseDefinitionRefusesBadInput(t *testing.T) {
 
 		// Triggers.
 		{"trigger without kind", A, withTrigger(`{}`), "definition.trigger.kind", "is required"},
-		{"unknown trigger", A, withTrigger(`{"kind": "WEBHOOK"}`), "definition.trigger.kind", "must be one of MANUAL, EVENT, FIELD_CHANGE, SCHEDULE"},
-		{"journey trigger", A, withTrigger(`{"kind": "JOURNEY"}`), "definition.trigger.kind", "JOURNEY triggers are not available yet"},
+		{"unknown trigger", A, withTrigger(`{"kind": "WEBHOOK"}`), "definition.trigger.kind", "must be one of MANUAL, EVENT, FIELD_CHANGE, SCHEDULE, JOURNEY"},
+		{"journey trigger without its journey", A, withTrigger(`{"kind": "JOURNEY"}`), "definition.trigger.journey", "is required"},
 		{"trigger kind of wrong type", A, withTrigger(`{"kind": 1}`), "definition.trigger.kind", "must be a string"},
 		{"manual with an event", A, withTrigger(`{"kind": "MANUAL", "event": "login"}`), "definition.trigger.event", "is not a known key of MANUAL triggers"},
 		{"event without a name", A, withTrigger(`{"kind": "EVENT"}`), "definition.trigger.event", "is required"},
