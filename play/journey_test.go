@@ -2,12 +2,15 @@ package play
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -245,3 +248,128 @@ func TestJourneyTriggerStartsMatchingPlays(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// testEnroller stands in for the journey engine (a sibling package that imports this one): it
+// enrols by inserting a real journey_enrollments row in the step's transaction, refuses while
+// the account has a live enrolment, and reports ENTERED to the engine as the journey engine
+// does, so JOURNEY triggers chain from ENROLL_IN_JOURNEY steps.
+type testEnroller struct{ eng *Engine }
+
+func (te *testEnroller) EnrollFromPlay(ctx context.Context, tx bun.Tx, t db.Tenant, key string, accountID uuid.UUID, ref string) (*uuid.UUID, error) {
+	var journey uuid.UUID
+	err := tx.NewRaw(`SELECT id FROM journeys WHERE workspace_id = ? AND key = ? AND status = 'ACTIVE'`, t.WorkspaceID, key).Scan(ctx, &journey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("enrol: %w", db.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []uuid.UUID
+	err = tx.NewRaw(`INSERT INTO journey_enrollments (workspace_id, journey_id, version, account_id, source, source_ref)
+		SELECT ?, ?, 1, ?, 'PLAY', ? ON CONFLICT (workspace_id, journey_id, account_id) WHERE status IN ('ACTIVE', 'STALLED') DO NOTHING
+		RETURNING id`, t.WorkspaceID, journey, accountID, ref).Scan(ctx, &ids)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	ev := JourneyEvent{Kind: JourneyEntered, JourneyID: journey, JourneyKey: key, EnrollmentID: ids[0], AccountID: accountID, At: time.Now()}
+	if err := te.eng.OnJourneyEvent(ctx, tx, t, ev); err != nil {
+		return nil, err
+	}
+	return &ids[0], nil
+}
+
+func TestEnrollInJourneyStep(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	b.createJourney(t, "onboarding")
+	welcome := b.publish(t, condition.ScopeAccount, `{"trigger": {"kind": "JOURNEY", "journey": "onboarding", "on": ["ENTERED"]},
+		"steps": [{"id": "note", "kind": "ADD_TIMELINE_NOTE", "body": "Welcome"}]}`)
+	p := b.publish(t, condition.ScopeContact, `{"trigger": {"kind": "MANUAL"}, "steps": [
+		{"id": "enrol", "kind": "ENROLL_IN_JOURNEY", "journey": "onboarding"},
+		{"id": "again", "kind": "ENROLL_IN_JOURNEY", "journey": "onboarding"}]}`)
+	a := b.account(t, "ONBOARDING")
+	c := &db.Contact{AccountID: a.ID, Name: "Ann One", Email: "ann@example.com", Custom: json.RawMessage(`{}`)}
+	require.NoError(t, db.InsertContact(b.ctx, b.db.Bun, b.tenant, c))
+
+	runs := b.launch(t, p.ID, c.ID)
+	require.Len(t, runs, 1)
+	b.waitStatus(t, runs[0].ID, db.RunCompleted, 10*time.Second)
+
+	// One enrolment of the contact's account, made by the play's first step.
+	var rows []struct {
+		ID        uuid.UUID `bun:"id"`
+		Source    string    `bun:"source"`
+		SourceRef string    `bun:"source_ref"`
+	}
+	require.NoError(t, b.db.Bun.NewRaw(`SELECT id, source, source_ref FROM journey_enrollments WHERE workspace_id = ? AND account_id = ?`,
+		b.tenant.WorkspaceID, a.ID).Scan(b.ctx, &rows))
+	require.Len(t, rows, 1)
+	require.Equal(t, "PLAY", rows[0].Source)
+	require.Equal(t, "play_run:"+runs[0].ID.String()+"/step:enrol/iter:0", rows[0].SourceRef)
+
+	log, err := b.eng.StepLog(b.ctx, b.tenant, runs[0].ID)
+	require.NoError(t, err)
+	require.Len(t, log, 2)
+	require.Equal(t, "enrolled in onboarding: enrolment "+rows[0].ID.String(), *log[0].Outcome)
+	require.Equal(t, "not enrolled in onboarding: already enrolled, or refused by the journey's re-entry policy", *log[1].Outcome)
+	require.Equal(t, string(StepEnrollInJourney), log[0].Kind)
+
+	// The enrolment fired ENTERED in the step's transaction: the JOURNEY play started.
+	require.Len(t, b.runsOf(t, welcome.ID), 1)
+}
+
+func TestEnrollInJourneyStepFails(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	adoption := b.createJourney(t, "adoption")
+	p := b.publish(t, condition.ScopeAccount, `{"trigger": {"kind": "MANUAL"}, "steps": [
+		{"id": "enrol", "kind": "ENROLL_IN_JOURNEY", "journey": "adoption"}]}`)
+
+	// Publishing names the step's journey when it does not exist.
+	draft := b.createPlay(t, playOpts{Definition: manual(`{"kind": "WAIT", "duration": "1d"}, {"kind": "ENROLL_IN_JOURNEY", "journey": "renewal"}`)})
+	_, err := b.svc.Publish(b.ctx, b.tenant, draft.ID, b.user)
+	requireInvalid(t, err, "definition.steps[1].journey", "no such journey in this workspace (or it is archived)")
+
+	// The journey is archived after the play was published: the step fails at once, without
+	// River's retries, with an error that says why.
+	b.archiveJourney(t, adoption)
+	a := b.account(t, "ADOPTION")
+	runs := b.launch(t, p.ID, a.ID)
+	r := b.waitStatus(t, runs[0].ID, db.RunFailed, 10*time.Second)
+	require.Equal(t, `step enrol: enrol in journey "adoption": no active journey has this key (it was archived, paused or never published)`, *r.Error)
+	log, err := b.eng.StepLog(b.ctx, b.tenant, r.ID)
+	require.NoError(t, err)
+	require.Len(t, log, 1)
+	require.Equal(t, db.StepFailed, log[0].Status)
+	require.Equal(t, 1, log[0].Attempt)
+
+	// An engine without a journey engine fails the step the same way. The run is inserted
+	// without a job and worked by hand on a copy of the engine.
+	b.createJourney(t, "adoption")
+	other := b.account(t, "ADOPTION")
+	var run *db.PlayRun
+	require.NoError(t, db.InTx(b.ctx, b.db.Bun, func(ctx context.Context, tx bun.Tx) error {
+		first := "enrol"
+		run = &db.PlayRun{PlayID: p.ID, Version: 1, SubjectKind: "ACCOUNT", AccountID: other.ID, Status: db.RunRunning,
+			CurrentStep: &first, Trigger: json.RawMessage(`{}`), StartedAt: time.Now()}
+		_, err := db.InsertPlayRun(ctx, tx, b.tenant, run)
+		return err
+	}))
+	bare := *b.eng
+	bare.Journeys = nil
+	err = bare.WorkStep(b.ctx, StepArgs{WorkspaceID: b.tenant.WorkspaceID, RunID: run.ID, StepID: "enrol"}, 1, 5)
+	var cancel *river.JobCancelError
+	require.ErrorAs(t, err, &cancel, "not retried")
+	run, err = db.GetPlayRun(b.ctx, b.db.Bun, b.tenant, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, db.RunFailed, run.Status)
+	require.Equal(t, "step enrol: ENROLL_IN_JOURNEY cannot run: no journey engine is configured (Engine.Journeys)", *run.Error)
+	n, err := b.db.Bun.NewSelect().Table("journey_enrollments").Where("workspace_id = ? AND account_id = ?", b.tenant.WorkspaceID, other.ID).Count(b.ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	// Retried with the journey engine back, the run enrols and completes.
+	_, err = b.eng.RetryRun(b.ctx, b.tenant, run.ID)
+	require.NoError(t, err)
+	b.waitStatus(t, run.ID, db.RunCompleted, 10*time.Second)
+}

@@ -469,6 +469,12 @@ func checkJourneyReferences(ctx context.Context, idb bun.IDB, t db.Tenant, d *De
 	if d.Trigger != nil && d.Trigger.Kind == TriggerJourney {
 		refs = append(refs, ref{rootPath + ".trigger.journey", d.Trigger.Journey})
 	}
+	_ = d.Walk(func(path string, s *Step) error {
+		if s.Enroll != nil && s.Enroll.Journey != "" {
+			refs = append(refs, ref{path + ".journey", s.Enroll.Journey})
+		}
+		return nil
+	})
 	if len(refs) == 0 {
 		return nil
 	}

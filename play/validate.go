@@ -78,6 +78,7 @@ var stepKeys = map[StepKind][]string{
 	StepBranch:          {"if", "then", "else"},
 	StepRepeatUntil:     {"until", "interval", "maxTimes", "steps"},
 	StepSendWebhook:     {"url", "body", "headers", "retries"},
+	StepEnrollInJourney: {"journey"},
 }
 
 // parser validates one definition, normalising it as it goes.
@@ -528,8 +529,6 @@ func (p *parser) step(v any, path string, depth int, s *Step) error {
 		return err
 	case !ok || kind == "":
 		return invalid.Field(f.at("kind"), "is required")
-	case kind == "ENROLL_IN_JOURNEY":
-		return invalid.Field(f.at("kind"), "ENROLL_IN_JOURNEY steps are not available yet")
 	}
 	keys, known := stepKeys[StepKind(kind)]
 	if !known {
@@ -584,6 +583,9 @@ func (p *parser) step(v any, path string, depth int, s *Step) error {
 		s.Repeat, err = p.repeat(f, depth)
 	case StepSendWebhook:
 		s.Webhook, err = p.webhook(f)
+	case StepEnrollInJourney:
+		s.Enroll = &JourneyEnrollment{}
+		s.Enroll.Journey, err = p.journeyKey(f, "journey")
 	}
 	return err
 }
