@@ -58,6 +58,49 @@ type Hooks struct {
 	TimelineAdded func(ctx context.Context, tx bun.Tx, t db.Tenant, entry *db.TimelineEntry) error
 }
 
+// And returns hooks that call h's hooks, then o's, for each change; the first error stops
+// the chain (and rolls the change back). Nil hooks on either side are skipped. The server
+// composes the play executor's hooks with the journey engine's this way.
+func (h Hooks) And(o Hooks) Hooks {
+	return Hooks{
+		EventsRecorded: chain(h.EventsRecorded, o.EventsRecorded),
+		AccountChanged: chain2(h.AccountChanged, o.AccountChanged),
+		TimelineAdded:  chain(h.TimelineAdded, o.TimelineAdded),
+	}
+}
+
+// chain calls a then b, skipping nil ones.
+func chain[T any](a, b func(context.Context, bun.Tx, db.Tenant, T) error) func(context.Context, bun.Tx, db.Tenant, T) error {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return func(ctx context.Context, tx bun.Tx, t db.Tenant, v T) error {
+		if err := a(ctx, tx, t, v); err != nil {
+			return err
+		}
+		return b(ctx, tx, t, v)
+	}
+}
+
+// chain2 is chain for hooks with two values (before and after).
+func chain2[T any](a, b func(context.Context, bun.Tx, db.Tenant, T, T) error) func(context.Context, bun.Tx, db.Tenant, T, T) error {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return func(ctx context.Context, tx bun.Tx, t db.Tenant, v, w T) error {
+		if err := a(ctx, tx, t, v, w); err != nil {
+			return err
+		}
+		return b(ctx, tx, t, v, w)
+	}
+}
+
 // Optional is a patch field: Set says whether the client sent it; a nil Value clears it.
 type Optional[T any] struct {
 	Set   bool

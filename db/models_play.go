@@ -34,16 +34,17 @@ type Play struct {
 	DraftUpdatedAt *time.Time      `bun:"draft_updated_at"`
 	// LatestVersion is the newest published version; 0 until the first publish.
 	LatestVersion int `bun:"latest_version,notnull"`
-	// TriggerKind, TriggerEvent and TriggerField copy the latest published version's trigger
-	// (nil before the first publish; event and field only for their kinds), for lookups by
-	// trigger without reading JSON.
-	TriggerKind  *string    `bun:"trigger_kind"`
-	TriggerEvent *string    `bun:"trigger_event"`
-	TriggerField *string    `bun:"trigger_field"`
-	CreatedBy    *uuid.UUID `bun:"created_by,type:uuid"`
-	CreatedAt    time.Time  `bun:"created_at,notnull,default:now()"`
-	UpdatedAt    time.Time  `bun:"updated_at,notnull,default:now()"`
-	ArchivedAt   *time.Time `bun:"archived_at"`
+	// TriggerKind, TriggerEvent, TriggerField and TriggerJourney copy the latest published
+	// version's trigger (nil before the first publish; event, field and journey key only for
+	// their kinds), for lookups by trigger without reading JSON.
+	TriggerKind    *string    `bun:"trigger_kind"`
+	TriggerEvent   *string    `bun:"trigger_event"`
+	TriggerField   *string    `bun:"trigger_field"`
+	TriggerJourney *string    `bun:"trigger_journey"`
+	CreatedBy      *uuid.UUID `bun:"created_by,type:uuid"`
+	CreatedAt      time.Time  `bun:"created_at,notnull,default:now()"`
+	UpdatedAt      time.Time  `bun:"updated_at,notnull,default:now()"`
+	ArchivedAt     *time.Time `bun:"archived_at"`
 }
 
 // PlayVersion is one published definition of a play, frozen: the database refuses to update

@@ -137,6 +137,19 @@ func ActivePlaysByField(ctx context.Context, idb bun.IDB, t Tenant, field string
 	return rows, nil
 }
 
+// ActivePlaysByJourney returns the tenant's ACTIVE plays whose latest version has a JOURNEY
+// trigger on the journey with key, each with that version.
+func ActivePlaysByJourney(ctx context.Context, idb bun.IDB, t Tenant, key string) ([]PublishedPlay, error) {
+	rows := []PublishedPlay{}
+	err := t.Select(idb, &rows).Relation("Current").
+		Where("p.status = ? AND p.trigger_journey = ?", PlayActive, key).
+		OrderExpr("p.id").Scan(ctx)
+	if err != nil {
+		return nil, mapErr("list plays by journey", err)
+	}
+	return rows, nil
+}
+
 // ActiveSchedulePlays returns the ACTIVE plays of every workspace whose latest version has a
 // SCHEDULE trigger, each with that version, for the sweeper that checks them on a timer. It is
 // deliberately not tenant-scoped: the sweeper serves all workspaces.

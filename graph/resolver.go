@@ -42,4 +42,6 @@ type Resolver struct {
 	PlayEngine *play.Engine
 	// Delivery reads the dev mailbox; set by server.StartQueue.
 	Delivery *delivery.Service
+	// JourneyEngine runs journey enrolments; set by server.StartQueue.
+	JourneyEngine *journey.Engine
 }

@@ -48,6 +48,7 @@ func engineFor(t *testing.T) *Engine {
 			Config:      EngineConfig{PollInterval: time.Second, PauseRecheck: 200 * time.Millisecond, SweepInterval: time.Second},
 		}
 		e.Accounts = &account.Service{DB: d.Bun, Now: time.Now, Hooks: e.Hooks()}
+		e.Journeys = &testEnroller{eng: e}
 		ws := river.NewWorkers()
 		e.Workers(ws)
 		river.AddWorker(ws, &delivery.EmailWorker{Service: e.Delivery})

@@ -25,6 +25,13 @@ type TriggerInfo struct {
 	Props   json.RawMessage `json:"properties,omitempty"`
 	// Field is the changed field of a FIELD_CHANGE trigger.
 	Field string `json:"field,omitempty"`
+	// Journey, JourneyEvent, Milestone and EnrollmentID describe the journey event of a
+	// JOURNEY trigger: the journey's key, the event's kind, the milestone's key (milestone
+	// kinds only) and the enrolment.
+	Journey      string           `json:"journey,omitempty"`
+	JourneyEvent JourneyEventKind `json:"journeyEvent,omitempty"`
+	Milestone    string           `json:"milestone,omitempty"`
+	EnrollmentID *uuid.UUID       `json:"enrollmentId,omitempty"`
 	// Values are the predicates of the entry (or a SCHEDULE's condition) with the values seen.
 	Values []SeenValue `json:"values,omitempty"`
 	// At is when the run started.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -185,12 +186,14 @@ func (s *Definitions) Publish(ctx context.Context, t db.Tenant, id uuid.UUID, by
 		kind := string(def.Trigger.Kind)
 		p.LatestVersion = v.Version
 		p.Draft, p.DraftUpdatedAt = nil, nil
-		p.TriggerKind, p.TriggerEvent, p.TriggerField = &kind, nil, nil
+		p.TriggerKind, p.TriggerEvent, p.TriggerField, p.TriggerJourney = &kind, nil, nil, nil
 		switch def.Trigger.Kind {
 		case TriggerEvent:
 			p.TriggerEvent = &def.Trigger.Event
 		case TriggerFieldChange:
 			p.TriggerField = &def.Trigger.Field
+		case TriggerJourney:
+			p.TriggerJourney = &def.Trigger.Journey
 		}
 		if p.Status == db.PlayDraft {
 			p.Status = db.PlayActive
@@ -305,6 +308,16 @@ func (s *Definitions) ActiveByField(ctx context.Context, idb bun.IDB, t db.Tenan
 	return s.parsePublished(ctx, rows), nil
 }
 
+// ActiveByJourney returns the ACTIVE plays whose latest version starts on events of the journey
+// with key, parsed. Kinds and milestones are not applied: ask each Trigger.MatchesJourney.
+func (s *Definitions) ActiveByJourney(ctx context.Context, idb bun.IDB, t db.Tenant, key string) ([]Published, error) {
+	rows, err := db.ActivePlaysByJourney(ctx, idb, t, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.parsePublished(ctx, rows), nil
+}
+
 // ActiveSchedules returns the ACTIVE SCHEDULE plays of every workspace, parsed, for the
 // sweeper (each Published.Play carries its workspace id).
 func (s *Definitions) ActiveSchedules(ctx context.Context, idb bun.IDB) ([]Published, error) {
@@ -370,9 +383,12 @@ func (s *Definitions) modify(ctx context.Context, t db.Tenant, id uuid.UUID, cha
 	return out, nil
 }
 
-// checkReferences requires the team roles and users a definition names to exist in the
-// workspace (users as enabled members).
+// checkReferences requires the team roles, users and journeys a definition names to exist in
+// the workspace (users as enabled members, journeys not archived).
 func checkReferences(ctx context.Context, idb bun.IDB, t db.Tenant, d *Definition) error {
+	if err := checkJourneyReferences(ctx, idb, t, d); err != nil {
+		return err
+	}
 	type ref struct {
 		path string
 		user uuid.UUID
@@ -440,6 +456,39 @@ func checkReferences(ctx context.Context, idb bun.IDB, t db.Tenant, d *Definitio
 			if m.DisabledAt != nil {
 				return invalid.Field(r.path, "is a disabled member of this workspace")
 			}
+		}
+	}
+	return nil
+}
+
+// checkJourneyReferences requires the journey of a JOURNEY trigger and of every
+// ENROLL_IN_JOURNEY step to exist in the workspace and not be archived.
+func checkJourneyReferences(ctx context.Context, idb bun.IDB, t db.Tenant, d *Definition) error {
+	type ref struct{ path, key string }
+	var refs []ref
+	if d.Trigger != nil && d.Trigger.Kind == TriggerJourney {
+		refs = append(refs, ref{rootPath + ".trigger.journey", d.Trigger.Journey})
+	}
+	_ = d.Walk(func(path string, s *Step) error {
+		if s.Enroll != nil && s.Enroll.Journey != "" {
+			refs = append(refs, ref{path + ".journey", s.Enroll.Journey})
+		}
+		return nil
+	})
+	if len(refs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = r.key
+	}
+	live, err := db.LiveJourneyKeys(ctx, idb, t, keys)
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if !slices.Contains(live, r.key) {
+			return invalid.Field(r.path, "no such journey in this workspace (or it is archived)")
 		}
 	}
 	return nil

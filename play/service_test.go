@@ -276,7 +276,7 @@ func TestUpdateDraftNameAndDescription(t *testing.T) {
 	_, err = b.svc.UpdateDraft(b.ctx, b.tenant, p.ID, Patch{Name: &taken})
 	requireInvalid(t, err, "name", "another play already has this name")
 	_, err = b.svc.UpdateDraft(b.ctx, b.tenant, other.ID, Patch{Definition: json.RawMessage(`{"trigger": {"kind": "SOMETIMES"}}`)})
-	requireInvalid(t, err, "definition.trigger.kind", "must be one of MANUAL, EVENT, FIELD_CHANGE, SCHEDULE")
+	requireInvalid(t, err, "definition.trigger.kind", "must be one of MANUAL, EVENT, FIELD_CHANGE, SCHEDULE, JOURNEY")
 	long := string(make([]rune, MaxDescriptionLen+1))
 	_, err = b.svc.UpdateDraft(b.ctx, b.tenant, p.ID, Patch{Description: &long})
 	requireInvalid(t, err, "description", "must be at most 2000 characters")

@@ -17,7 +17,7 @@ import (
 // StepKind is what a step does.
 type StepKind string
 
-// Step kinds. ENROLL_IN_JOURNEY is reserved for when journeys exist and is refused until then.
+// Step kinds.
 const (
 	StepSendEmail       StepKind = "SEND_EMAIL"
 	StepInAppMessage    StepKind = "IN_APP_MESSAGE"
@@ -29,11 +29,12 @@ const (
 	StepBranch          StepKind = "BRANCH"
 	StepRepeatUntil     StepKind = "REPEAT_UNTIL"
 	StepSendWebhook     StepKind = "SEND_WEBHOOK"
+	StepEnrollInJourney StepKind = "ENROLL_IN_JOURNEY"
 )
 
 // stepKinds lists the kinds in the order error messages name them.
 var stepKinds = []StepKind{StepSendEmail, StepInAppMessage, StepCreateTask, StepUpdateAccount,
-	StepAddTimelineNote, StepWait, StepWaitUntil, StepBranch, StepRepeatUntil, StepSendWebhook}
+	StepAddTimelineNote, StepWait, StepWaitUntil, StepBranch, StepRepeatUntil, StepSendWebhook, StepEnrollInJourney}
 
 // Step is one node of a play's step tree. ID is stable across edits and versions, unique in the
 // whole tree, and is what a run records as its position. Exactly the parameter field of Kind is
@@ -55,6 +56,7 @@ type Step struct {
 	Branch    *Branch
 	Repeat    *Repeat
 	Webhook   *Webhook
+	Enroll    *JourneyEnrollment
 }
 
 // params returns the step's parameter struct (nil if none is set).
@@ -80,6 +82,8 @@ func (s *Step) params() any {
 		return s.Repeat
 	case s.Webhook != nil:
 		return s.Webhook
+	case s.Enroll != nil:
+		return s.Enroll
 	}
 	return nil
 }
@@ -298,6 +302,14 @@ type Webhook struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Retries is how many times a failed delivery is retried (0 to 10, default 3).
 	Retries int `json:"retries"`
+}
+
+// JourneyEnrollment enrols the run's account (in a CONTACT play, the contact's account) in the
+// journey with key Journey, through the journey engine (Engine.Journeys), in the step's
+// transaction. The journey's own re-entry policy and its one live enrolment per account decide
+// whether a new enrolment starts; either way the step is done, and its log says which.
+type JourneyEnrollment struct {
+	Journey string `json:"journey,omitempty"`
 }
 
 // RenderBody renders every string of Body with vars and returns the JSON to send. Strings are

@@ -135,12 +135,29 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 	if snooze > 0 {
 		return river.JobSnooze(snooze)
 	}
-	if err != nil && attempt >= maxAttempts {
+	var perm *permanentError
+	permanent := errors.As(err, &perm)
+	if err != nil && (attempt >= maxAttempts || permanent) {
 		if ferr := e.failStep(ctx, t, args, attempt, err); ferr != nil {
 			return errors.Join(err, ferr)
 		}
+		if permanent {
+			return river.JobCancel(err)
+		}
 	}
 	return err
+}
+
+// permanentError is a step failure that retrying cannot fix (no journey engine, a journey
+// that is gone): WorkStep fails the step and the run at once instead of letting River retry.
+// RetryRun resumes the run once the cause is fixed.
+type permanentError struct{ err error }
+
+func (p *permanentError) Error() string { return p.err.Error() }
+func (p *permanentError) Unwrap() error { return p.err }
+
+func permanent(format string, args ...any) error {
+	return &permanentError{err: fmt.Errorf(format, args...)}
 }
 
 // step executes the run's current step and moves the run on.
@@ -280,6 +297,8 @@ func (e *Engine) execute(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.Play
 		return e.sendWebhook(ctx, tx, t, r, s, key, row)
 	case StepUpdateAccount:
 		return e.updateAccount(ctx, tx, t, r, s)
+	case StepEnrollInJourney:
+		return e.enrollInJourney(ctx, tx, t, r, s, key)
 	}
 	return move{}, fmt.Errorf("step kind %s is not supported", s.Kind)
 }
@@ -592,6 +611,26 @@ func (e *Engine) failStep(ctx context.Context, t db.Tenant, args StepArgs, attem
 		r.Error = &msg
 		return db.UpdatePlayRun(ctx, tx, t, r)
 	})
+}
+
+// enrollInJourney enrols the run's account in the step's journey through Engine.Journeys, in
+// tx, and records which enrolment began, or that the journey refused (a live enrolment, or its
+// re-entry policy). Without a journey engine, or when no active journey has the key, the step
+// fails at once.
+func (e *Engine) enrollInJourney(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRun, s *Step, key string) (move, error) {
+	if e.Journeys == nil {
+		return move{}, permanent("ENROLL_IN_JOURNEY cannot run: no journey engine is configured (Engine.Journeys)")
+	}
+	id, err := e.Journeys.EnrollFromPlay(ctx, tx, t, s.Enroll.Journey, r.AccountID, key)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return move{}, permanent("enrol in journey %q: no active journey has this key (it was archived, paused or never published)", s.Enroll.Journey)
+	case err != nil:
+		return move{}, fmt.Errorf("enrol in journey %q: %w", s.Enroll.Journey, err)
+	case id == nil:
+		return move{outcome: fmt.Sprintf("not enrolled in %s: already enrolled, or refused by the journey's re-entry policy", s.Enroll.Journey)}, nil
+	}
+	return move{outcome: fmt.Sprintf("enrolled in %s: enrolment %s", s.Enroll.Journey, id)}, nil
 }
 
 // updateAccount applies an UPDATE_ACCOUNT step through the account domain, in tx. It runs once

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/stewardhq/steward/condition"
@@ -13,7 +14,7 @@ import (
 // TriggerKind is what starts runs of a play.
 type TriggerKind string
 
-// Trigger kinds. JOURNEY is reserved for when journeys exist and is refused until then.
+// Trigger kinds.
 const (
 	// TriggerManual plays are launched through the API on chosen accounts or contacts.
 	TriggerManual TriggerKind = "MANUAL"
@@ -26,10 +27,20 @@ const (
 	// TriggerSchedule plays start for every subject that Condition holds for when a timer
 	// checks it.
 	TriggerSchedule TriggerKind = "SCHEDULE"
+	// TriggerJourney plays start when the journey engine reports a change (one of On) in an
+	// account's enrolment in the journey with key Journey (and milestone Milestone, if given).
+	TriggerJourney TriggerKind = "JOURNEY"
 )
 
 // triggerKinds lists the kinds in the order error messages name them.
-var triggerKinds = []TriggerKind{TriggerManual, TriggerEvent, TriggerFieldChange, TriggerSchedule}
+var triggerKinds = []TriggerKind{TriggerManual, TriggerEvent, TriggerFieldChange, TriggerSchedule, TriggerJourney}
+
+// journeyEventKinds lists the journey event kinds in the order error messages name them.
+var journeyEventKinds = []JourneyEventKind{JourneyEntered, JourneyCompleted, JourneyCancelled, JourneyStalled,
+	MilestoneStarted, MilestoneCompleted, MilestoneSkipped, MilestoneAtRisk, MilestoneBehind}
+
+// milestoneEventKinds are the kinds about one milestone (JourneyEvent.Milestone is set).
+var milestoneEventKinds = []JourneyEventKind{MilestoneStarted, MilestoneCompleted, MilestoneSkipped, MilestoneAtRisk, MilestoneBehind}
 
 // Trigger says when runs start. Only the fields of Kind are set. Whatever the trigger, a run
 // starts only if the definition's entry condition holds and the re-entry policy allows it.
@@ -54,6 +65,14 @@ type Trigger struct {
 
 	// Condition is what a SCHEDULE trigger checks, in the play's scope.
 	Condition *condition.Condition `json:"condition,omitempty"`
+
+	// Journey is the key of the journey a JOURNEY trigger listens to ("onboarding").
+	Journey string `json:"journey,omitempty"`
+	// On lists the journey event kinds that start the play (at least one, no repeats).
+	On []JourneyEventKind `json:"on,omitempty"`
+	// Milestone, when set, is the key of the one milestone whose events start the play; every
+	// kind in On is then a milestone kind.
+	Milestone string `json:"milestone,omitempty"`
 
 	// from and to are From and To compiled into eq conditions on Field.
 	from, to *condition.Condition
@@ -84,6 +103,13 @@ func (t *Trigger) MatchesEvent(name string, properties json.RawMessage) (bool, e
 		}
 	}
 	return true, nil
+}
+
+// MatchesJourney reports whether a journey event starts the play: the trigger is a JOURNEY
+// trigger on the event's journey, lists its kind, and names its milestone or none.
+func (t *Trigger) MatchesJourney(ev JourneyEvent) bool {
+	return t.Kind == TriggerJourney && t.Journey == ev.JourneyKey && slices.Contains(t.On, ev.Kind) &&
+		(t.Milestone == "" || t.Milestone == ev.Milestone)
 }
 
 // sameJSONValue compares two decoded JSON scalars: strings and bools exactly, numbers by value.

@@ -37,6 +37,7 @@ const (
 	maxTagLen           = 64
 	maxCustomValueBytes = 4 << 10
 	maxPropertyFilters  = 20
+	maxMilestoneKeyLen  = 100
 	maxPropertyValueLen = 200
 	maxURLLen           = 2048
 	maxWebhookBodyBytes = 16 << 10
@@ -48,7 +49,9 @@ const (
 )
 
 var (
-	stepIDPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
+	stepIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
+	// journeyKeyPattern is what the journeys table accepts as a key.
+	journeyKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	headerNamePattern = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
@@ -75,6 +78,7 @@ var stepKeys = map[StepKind][]string{
 	StepBranch:          {"if", "then", "else"},
 	StepRepeatUntil:     {"until", "interval", "maxTimes", "steps"},
 	StepSendWebhook:     {"url", "body", "headers", "retries"},
+	StepEnrollInJourney: {"journey"},
 }
 
 // parser validates one definition, normalising it as it goes.
@@ -283,8 +287,6 @@ func (p *parser) trigger(v any, path string) (*Trigger, error) {
 		return nil, err
 	case !ok || kind == "":
 		return nil, invalid.Field(f.at("kind"), "is required")
-	case kind == "JOURNEY":
-		return nil, invalid.Field(f.at("kind"), "JOURNEY triggers are not available yet")
 	case !slices.Contains(triggerKinds, TriggerKind(kind)):
 		return nil, invalid.Field(f.at("kind"), "must be one of %s", joinNames(triggerKinds))
 	}
@@ -309,11 +311,77 @@ func (p *parser) trigger(v any, path string) (*Trigger, error) {
 				err = p.required(f.at("condition"))
 			}
 		}
+	case TriggerJourney:
+		if err = f.only(what, "kind", "journey", "on", "milestone"); err == nil {
+			err = p.journeyTrigger(f, t)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// journeyKey reads a journey key that a complete definition must have.
+func (p *parser) journeyKey(f *fields, key string) (string, error) {
+	s, ok, err := f.str(key)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok || s == "":
+		return "", p.required(f.at(key))
+	case !journeyKeyPattern.MatchString(s):
+		return "", invalid.Field(f.at(key), "must be a journey key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit")
+	}
+	return s, nil
+}
+
+func (p *parser) journeyTrigger(f *fields, t *Trigger) error {
+	var err error
+	if t.Journey, err = p.journeyKey(f, "journey"); err != nil {
+		return err
+	}
+	if v, ok := f.get("on"); ok {
+		arr, isList := v.([]any)
+		path := f.at("on")
+		if !isList {
+			return invalid.Field(path, "must be a list of journey events")
+		}
+		if len(arr) == 0 {
+			if err := p.required(path); err != nil {
+				return invalid.Field(path, "must hold at least one journey event")
+			}
+		}
+		for i, e := range arr {
+			kind, _ := e.(string)
+			at := fmt.Sprintf("%s[%d]", path, i)
+			switch {
+			case !slices.Contains(journeyEventKinds, JourneyEventKind(kind)):
+				return invalid.Field(at, "must be one of %s", joinNames(journeyEventKinds))
+			case slices.Contains(t.On, JourneyEventKind(kind)):
+				return invalid.Field(at, "is listed twice")
+			}
+			t.On = append(t.On, JourneyEventKind(kind))
+		}
+	} else if err := p.required(f.at("on")); err != nil {
+		return err
+	}
+	milestone, ok, err := f.str("milestone")
+	if err != nil || !ok {
+		return err
+	}
+	path := f.at("milestone")
+	if milestone == "" || utf8.RuneCountInString(milestone) > maxMilestoneKeyLen ||
+		strings.ContainsFunc(milestone, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return invalid.Field(path, "must be a milestone key: 1 to %d characters without spaces", maxMilestoneKeyLen)
+	}
+	for _, k := range t.On {
+		if !slices.Contains(milestoneEventKinds, k) {
+			return invalid.Field(path, "is only used with milestone events (%s), but on lists %s", joinNames(milestoneEventKinds), k)
+		}
+	}
+	t.Milestone = milestone
+	return nil
 }
 
 func (p *parser) eventTrigger(f *fields, t *Trigger) error {
@@ -461,8 +529,6 @@ func (p *parser) step(v any, path string, depth int, s *Step) error {
 		return err
 	case !ok || kind == "":
 		return invalid.Field(f.at("kind"), "is required")
-	case kind == "ENROLL_IN_JOURNEY":
-		return invalid.Field(f.at("kind"), "ENROLL_IN_JOURNEY steps are not available yet")
 	}
 	keys, known := stepKeys[StepKind(kind)]
 	if !known {
@@ -517,6 +583,9 @@ func (p *parser) step(v any, path string, depth int, s *Step) error {
 		s.Repeat, err = p.repeat(f, depth)
 	case StepSendWebhook:
 		s.Webhook, err = p.webhook(f)
+	case StepEnrollInJourney:
+		s.Enroll = &JourneyEnrollment{}
+		s.Enroll.Journey, err = p.journeyKey(f, "journey")
 	}
 	return err
 }

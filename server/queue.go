@@ -12,6 +12,7 @@ import (
 
 	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/graph"
+	"github.com/stewardhq/steward/journey"
 	"github.com/stewardhq/steward/play"
 	"github.com/stewardhq/steward/queue"
 )
@@ -33,9 +34,10 @@ func WithDelivery(c delivery.Config) QueueOption {
 	return func(q *queueConfig) { q.delivery = c }
 }
 
-// StartQueue applies River's migrations, builds the play executor and the delivery service,
-// wires the executor's hooks into the account service (so events and mutations start runs in
-// their own transactions), gives the resolvers the engine, and starts the River client. The
+// StartQueue applies River's migrations, builds the play executor, the journey engine and the
+// delivery service, wires their hooks into the account and task services (so events,
+// mutations and task changes start runs, enrol accounts and advance journeys in their own
+// transactions), gives the resolvers the engines, and starts the River client. The
 // returned function stops it: a soft stop within queueStopTimeout, then cancelling what still
 // runs.
 func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration, opts ...QueueOption) (func() error, error) {
@@ -64,14 +66,28 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 		Config:      play.EngineConfig{SweepInterval: sweep},
 		Log:         logger,
 	}
-	resolver.AccountService.Hooks = engine.Hooks()
+	journeys := &journey.Engine{
+		DB:          b,
+		Definitions: &journey.Definitions{DB: b, Now: time.Now, Log: logger},
+		Plays:       engine,
+		Tasks:       resolver.TaskService,
+		Accounts:    resolver.AccountService,
+		Inserter:    inserter,
+		Config:      journey.EngineConfig{StatusInterval: sweep, CheckInterval: sweep},
+		Log:         logger,
+	}
+	engine.Journeys = journeys
+	resolver.AccountService.Hooks = engine.Hooks().And(journeys.AccountHooks())
+	resolver.TaskService.Hooks = journeys.TaskHooks()
 	resolver.PlayEngine = engine
+	resolver.JourneyEngine = journeys
 	resolver.Delivery = deliveries
 	workers := river.NewWorkers()
 	engine.Workers(workers)
+	journeys.Workers(workers)
 	river.AddWorker(workers, &delivery.EmailWorker{Service: deliveries})
 	river.AddWorker(workers, &delivery.WebhookWorker{Service: deliveries})
-	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep()}, queue.Config{SweepInterval: sweep})
+	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep(), journeys.PeriodicStatus()}, queue.Config{SweepInterval: sweep})
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,17 @@ var (
 type Service struct {
 	DB  *bun.DB
 	Now func() time.Time
+	// Hooks, when set, are called inside the transactions of the changes they describe.
+	Hooks Hooks
+}
+
+// Hooks let other packages (the journey engine) react to task changes in the same
+// transaction, without this package importing them. A hook's error rolls the change back. Nil
+// hooks do nothing.
+type Hooks struct {
+	// TaskChanged receives a task before and after a transition (complete, reopen, snooze,
+	// cancel, reassign), after the change is written.
+	TaskChanged func(ctx context.Context, tx bun.Tx, t db.Tenant, before, after *db.Task) error
 }
 
 // Assignee says who a task is for. UserID names the person; TeamRoleKey names the team role,

@@ -138,12 +138,18 @@ func (s *Service) transition(ctx context.Context, t db.Tenant, id uuid.UUID, act
 		if !slices.Contains(allowedFrom[action], task.Status) {
 			return &TransitionError{Action: action, Status: task.EffectiveStatus(now)}
 		}
+		before := *task
 		if err := change(ctx, tx, task, now); err != nil {
 			return err
 		}
 		task.UpdatedAt = now
 		if err := db.UpdateTask(ctx, tx, t, task); err != nil {
 			return err
+		}
+		if s.Hooks.TaskChanged != nil {
+			if err := s.Hooks.TaskChanged(ctx, tx, t, &before, task); err != nil {
+				return err
+			}
 		}
 		out = task
 		return nil

@@ -81,6 +81,9 @@ CREATE TABLE journey_enrollments (
     enrolled_at      timestamptz NOT NULL DEFAULT now(),
     -- Last milestone or step change; STALLED is computed from it.
     last_progress_at timestamptz NOT NULL DEFAULT now(),
+    -- While ACTIVE: last_progress_at + the definition's stallAfter, when the status job marks
+    -- the enrolment STALLED; NULL otherwise.
+    stall_at         timestamptz,
     completed_at     timestamptz,
     cancelled_at     timestamptz,
     cancelled_by     uuid REFERENCES users (id),
@@ -98,8 +101,8 @@ CREATE UNIQUE INDEX journey_enrollments_live_key ON journey_enrollments (workspa
     WHERE status IN ('ACTIVE', 'STALLED');
 CREATE INDEX journey_enrollments_journey_idx ON journey_enrollments (workspace_id, journey_id, enrolled_at, id);
 CREATE INDEX journey_enrollments_account_idx ON journey_enrollments (workspace_id, account_id, enrolled_at DESC);
--- The status job reads live enrolments whose progress is old.
-CREATE INDEX journey_enrollments_live_idx ON journey_enrollments (last_progress_at) WHERE status IN ('ACTIVE', 'STALLED');
+-- The status job reads ACTIVE enrolments whose stall time has come.
+CREATE INDEX journey_enrollments_stall_idx ON journey_enrollments (stall_at) WHERE status = 'ACTIVE';
 
 -- Each milestone of an enrolment: a row per milestone of the pinned version, created at
 -- enrolment as NOT_STARTED. journey_id, account_id and enrolled_at are copied from the
@@ -119,8 +122,16 @@ CREATE TABLE journey_milestone_states (
     started_at    timestamptz,
     -- started_at + the milestone's target duration.
     due_at        timestamptz,
+    -- When the milestone became AT_RISK (started_at + atRiskShare of the target) and BEHIND
+    -- (due_at); set when the status changes, kept afterwards.
     at_risk_at    timestamptz,
     behind_at     timestamptz,
+    -- While in progress: when the status job next moves it (to AT_RISK, then BEHIND); NULL
+    -- once BEHIND, DONE or SKIPPED, or without a target.
+    next_status_at timestamptz,
+    -- While in progress with a completeWhen condition or pending CHECKPOINT steps: when the
+    -- status job next re-checks them (events and account changes check at once).
+    next_check_at timestamptz,
     completed_at  timestamptz,
     skipped_at    timestamptz,
     updated_at    timestamptz NOT NULL DEFAULT now(),
@@ -130,9 +141,11 @@ CREATE TABLE journey_milestone_states (
     CHECK ((status = 'DONE') = (completed_at IS NOT NULL)),
     CHECK ((status = 'SKIPPED') = (skipped_at IS NOT NULL))
 );
--- The status job wakes milestones in progress whose next threshold has come.
-CREATE INDEX journey_milestone_states_open_idx ON journey_milestone_states (due_at)
-    WHERE status IN ('ON_TRACK', 'AT_RISK');
+-- The status job wakes milestones in progress whose next threshold or re-check has come.
+CREATE INDEX journey_milestone_states_next_status_idx ON journey_milestone_states (next_status_at)
+    WHERE next_status_at IS NOT NULL;
+CREATE INDEX journey_milestone_states_next_check_idx ON journey_milestone_states (next_check_at)
+    WHERE next_check_at IS NOT NULL;
 CREATE INDEX journey_milestone_states_journey_idx ON journey_milestone_states
     (workspace_id, journey_id, milestone_key, status);
 
@@ -149,6 +162,7 @@ CREATE TABLE journey_step_states (
     task_id       uuid,
     play_run_id   uuid,
     outbox_id     uuid,
+    in_app_message_id uuid,
     error         text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     done_at       timestamptz,
