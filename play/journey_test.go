@@ -373,3 +373,30 @@ func TestEnrollInJourneyStepFails(t *testing.T) {
 	require.NoError(t, err)
 	b.waitStatus(t, run.ID, db.RunCompleted, 10*time.Second)
 }
+
+func TestJourneyEventEndsRunsOnJourneyGoal(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	onboarding := b.createJourney(t, "onboarding")
+	p := b.publish(t, condition.ScopeAccount, `{"trigger": {"kind": "MANUAL"},
+		"goal": {"journey": {"key": "onboarding", "status": ["COMPLETED"]}},
+		"exit": {"journey": {"key": "onboarding", "milestone": "setup", "milestoneStatus": ["SKIPPED"]}},
+		"steps": [{"id": "pause", "kind": "WAIT", "duration": "1h"}]}`)
+	a := b.account(t, "ONBOARDING")
+	enrolment := b.enroll(t, b.db.Bun, onboarding, a.ID, "ACTIVE", time.Now())
+	runs := b.launch(t, p.ID, a.ID)
+	b.waitStatus(t, runs[0].ID, db.RunWaiting, 10*time.Second)
+
+	// The journey engine completes the enrolment and reports it in the same transaction: the
+	// run's goal holds at once.
+	require.NoError(t, db.InTx(b.ctx, b.db.Bun, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE journey_enrollments SET status = 'COMPLETED', completed_at = now() WHERE workspace_id = ? AND id = ?`,
+			b.tenant.WorkspaceID, enrolment)
+		require.NoError(t, err)
+		return b.eng.OnJourneyEvent(ctx, tx, b.tenant, JourneyEvent{Kind: JourneyCompleted, JourneyID: onboarding,
+			JourneyKey: "onboarding", EnrollmentID: enrolment, AccountID: a.ID, At: time.Now()})
+	}))
+	r, err := db.GetPlayRun(b.ctx, b.db.Bun, b.tenant, runs[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, db.RunGoalMet, r.Status)
+}
