@@ -400,3 +400,31 @@ func TestJourneyEventEndsRunsOnJourneyGoal(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, db.RunGoalMet, r.Status)
 }
+
+func TestSweepOnJourneyState(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	onboarding := b.createJourney(t, "onboarding")
+	p := b.publish(t, condition.ScopeContact, `{"trigger": {"kind": "SCHEDULE", "condition": {"journey": {"key": "onboarding", "status": ["STALLED"]}}},
+		"steps": [{"id": "pause", "kind": "WAIT", "duration": "1h"}]}`)
+	stalled, active, never := b.account(t, "ONBOARDING"), b.account(t, "ONBOARDING"), b.account(t, "ONBOARDING")
+	want := []uuid.UUID{}
+	for i, a := range []*db.Account{stalled, stalled, active, never} {
+		c := &db.Contact{AccountID: a.ID, Name: fmt.Sprintf("Contact %d", i), Email: uuid.NewString() + "@example.com", Custom: json.RawMessage(`{}`)}
+		require.NoError(t, db.InsertContact(b.ctx, b.db.Bun, b.tenant, c))
+		if a == stalled {
+			want = append(want, c.ID)
+		}
+	}
+	b.enroll(t, b.db.Bun, onboarding, stalled.ID, "STALLED", time.Now())
+	b.enroll(t, b.db.Bun, onboarding, active.ID, "ACTIVE", time.Now())
+
+	_, err := b.eng.sweepPlayByID(b.ctx, b.tenant, p.ID)
+	require.NoError(t, err)
+	runs := b.runsOf(t, p.ID)
+	got := []uuid.UUID{}
+	for _, r := range runs {
+		got = append(got, *r.ContactID)
+	}
+	require.ElementsMatch(t, want, got)
+}
