@@ -34,6 +34,10 @@ type ResolverRoot interface {
 	Contact() ContactResolver
 	ContactConnection() ContactConnectionResolver
 	InAppMessage() InAppMessageResolver
+	Journey() JourneyResolver
+	JourneyStep() JourneyStepResolver
+	JourneyTaskAssignee() JourneyTaskAssigneeResolver
+	JourneyVersion() JourneyVersionResolver
 	Mutation() MutationResolver
 	OverdueCount() OverdueCountResolver
 	Play() PlayResolver
@@ -145,6 +149,64 @@ type ComplexityRoot struct {
 		Title     func(childComplexity int) int
 	}
 
+	Journey struct {
+		ArchivedAt        func(childComplexity int) int
+		CopiedFrom        func(childComplexity int) int
+		CopiedFromVersion func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		CreatedBy         func(childComplexity int) int
+		Description       func(childComplexity int) int
+		Draft             func(childComplexity int) int
+		DraftUpdatedAt    func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Key               func(childComplexity int) int
+		LatestVersion     func(childComplexity int) int
+		Name              func(childComplexity int) int
+		Published         func(childComplexity int) int
+		Stage             func(childComplexity int) int
+		Status            func(childComplexity int) int
+		TriggerKind       func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		Versions          func(childComplexity int) int
+	}
+
+	JourneyDefinition struct {
+		AtRiskShare func(childComplexity int) int
+		JSON        func(childComplexity int) int
+		Milestones  func(childComplexity int) int
+		Reentry     func(childComplexity int) int
+		StallAfter  func(childComplexity int) int
+		Trigger     func(childComplexity int) int
+	}
+
+	JourneyStep struct {
+		Assignee    func(childComplexity int) int
+		Condition   func(childComplexity int) int
+		Description func(childComplexity int) int
+		DueIn       func(childComplexity int) int
+		Email       func(childComplexity int) int
+		Key         func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Message     func(childComplexity int) int
+		Play        func(childComplexity int) int
+		Priority    func(childComplexity int) int
+		Required    func(childComplexity int) int
+		Title       func(childComplexity int) int
+	}
+
+	JourneyTaskAssignee struct {
+		Kind     func(childComplexity int) int
+		TeamRole func(childComplexity int) int
+		User     func(childComplexity int) int
+	}
+
+	JourneyVersion struct {
+		Definition  func(childComplexity int) int
+		PublishedAt func(childComplexity int) int
+		PublishedBy func(childComplexity int) int
+		Version     func(childComplexity int) int
+	}
+
 	MailboxMessage struct {
 		From       func(childComplexity int) int
 		ID         func(childComplexity int) int
@@ -154,37 +216,61 @@ type ComplexityRoot struct {
 		To         func(childComplexity int) int
 	}
 
+	Milestone struct {
+		CompleteWhen   func(childComplexity int) int
+		Description    func(childComplexity int) int
+		Group          func(childComplexity int) int
+		Key            func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Parallel       func(childComplexity int) int
+		Steps          func(childComplexity int) int
+		TargetDuration func(childComplexity int) int
+	}
+
 	Money struct {
 		AmountMinor func(childComplexity int) int
 		Currency    func(childComplexity int) int
 	}
 
 	Mutation struct {
+		AddJourneyStep            func(childComplexity int, journeyID string, milestoneKey string, input model.JourneyStepInput, position *int) int
+		AddMilestone              func(childComplexity int, journeyID string, input model.MilestoneInput, position *int) int
 		AddTimelineEntry          func(childComplexity int, input model.TimelineEntryInput) int
 		ArchiveAccount            func(childComplexity int, id string) int
 		ArchiveContact            func(childComplexity int, id string) int
+		ArchiveJourney            func(childComplexity int, id string) int
 		ArchivePlay               func(childComplexity int, id string) int
 		CancelPlayRun             func(childComplexity int, id string) int
 		CancelTask                func(childComplexity int, id string) int
 		CompleteTask              func(childComplexity int, id string) int
+		CopyJourney               func(childComplexity int, id string, name string, key *string) int
 		CreateAPIKey              func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateAccount             func(childComplexity int, input model.CreateAccountInput) int
 		CreateContact             func(childComplexity int, input model.CreateContactInput) int
+		CreateJourney             func(childComplexity int, input model.CreateJourneyInput) int
 		CreatePlay                func(childComplexity int, input model.CreatePlayInput) int
 		CreateTask                func(childComplexity int, input model.CreateTaskInput) int
+		DeleteJourneyStep         func(childComplexity int, journeyID string, key string) int
+		DeleteMilestone           func(childComplexity int, journeyID string, key string) int
 		DisableUser               func(childComplexity int, userID string) int
+		DiscardJourneyDraft       func(childComplexity int, id string) int
 		DiscardPlayDraft          func(childComplexity int, id string) int
 		InviteUser                func(childComplexity int, input model.InviteUserInput) int
 		LaunchPlay                func(childComplexity int, playID string, subjectIds []string) int
 		Login                     func(childComplexity int, email string, password string) int
 		Logout                    func(childComplexity int, refreshToken string) int
 		MarkInAppMessage          func(childComplexity int, id string, status model.InAppMessageStatus) int
+		MoveJourneyStep           func(childComplexity int, journeyID string, key string, toMilestoneKey string, position int) int
+		MoveMilestone             func(childComplexity int, journeyID string, key string, position int) int
+		PauseJourney              func(childComplexity int, id string) int
 		PausePlay                 func(childComplexity int, id string) int
+		PublishJourney            func(childComplexity int, id string) int
 		PublishPlay               func(childComplexity int, id string) int
 		ReassignTask              func(childComplexity int, id string, assignee model.AssigneeInput) int
 		RecordEvents              func(childComplexity int, events []*model.EventInput) int
 		RefreshSession            func(childComplexity int, refreshToken string) int
 		ReopenTask                func(childComplexity int, id string) int
+		ResumeJourney             func(childComplexity int, id string) int
 		ResumePlay                func(childComplexity int, id string) int
 		RetryPlayRun              func(childComplexity int, id string) int
 		RevokeAPIKey              func(childComplexity int, id string) int
@@ -194,6 +280,10 @@ type ComplexityRoot struct {
 		SnoozeTask                func(childComplexity int, id string, until time.Time) int
 		UpdateAccount             func(childComplexity int, id string, input model.AccountInput) int
 		UpdateContact             func(childComplexity int, id string, input model.UpdateContactInput) int
+		UpdateJourney             func(childComplexity int, id string, input model.UpdateJourneyInput) int
+		UpdateJourneySettings     func(childComplexity int, id string, input model.JourneySettingsInput) int
+		UpdateJourneyStep         func(childComplexity int, journeyID string, key string, input model.UpdateJourneyStepInput) int
+		UpdateMilestone           func(childComplexity int, journeyID string, key string, input model.UpdateMilestoneInput) int
 		UpdatePlay                func(childComplexity int, id string, input model.UpdatePlayInput) int
 		UpsertAccountByExternalID func(childComplexity int, externalID string, input model.AccountInput) int
 	}
@@ -300,6 +390,8 @@ type ComplexityRoot struct {
 		Accounts            func(childComplexity int, first *int, after *string, filter *model.AccountFilter, orderBy *model.AccountOrder) int
 		Contact             func(childComplexity int, id string) int
 		InAppMessages       func(childComplexity int, contactID string, status []model.InAppMessageStatus) int
+		Journey             func(childComplexity int, id string) int
+		Journeys            func(childComplexity int, status *model.JourneyStatus, stage *string) int
 		Mailbox             func(childComplexity int, to *string, first *int) int
 		Me                  func(childComplexity int) int
 		Node                func(childComplexity int, id string) int
@@ -429,6 +521,24 @@ type ContactConnectionResolver interface {
 type InAppMessageResolver interface {
 	Contact(ctx context.Context, obj *model.InAppMessage) (*model.Contact, error)
 }
+type JourneyResolver interface {
+	Draft(ctx context.Context, obj *model.Journey) (*model.JourneyDefinition, error)
+
+	Published(ctx context.Context, obj *model.Journey) (*model.JourneyVersion, error)
+	Versions(ctx context.Context, obj *model.Journey) ([]*model.JourneyVersion, error)
+	CopiedFrom(ctx context.Context, obj *model.Journey) (*model.Journey, error)
+
+	CreatedBy(ctx context.Context, obj *model.Journey) (*model.User, error)
+}
+type JourneyStepResolver interface {
+	Play(ctx context.Context, obj *model.JourneyStep) (*model.Play, error)
+}
+type JourneyTaskAssigneeResolver interface {
+	User(ctx context.Context, obj *model.JourneyTaskAssignee) (*model.User, error)
+}
+type JourneyVersionResolver interface {
+	PublishedBy(ctx context.Context, obj *model.JourneyVersion) (*model.User, error)
+}
 type MutationResolver interface {
 	Login(ctx context.Context, email string, password string) (*model.AuthPayload, error)
 	RefreshSession(ctx context.Context, refreshToken string) (*model.AuthPayload, error)
@@ -466,6 +576,23 @@ type MutationResolver interface {
 	CancelPlayRun(ctx context.Context, id string) (*model.PlayRun, error)
 	RetryPlayRun(ctx context.Context, id string) (*model.PlayRun, error)
 	MarkInAppMessage(ctx context.Context, id string, status model.InAppMessageStatus) (*model.InAppMessage, error)
+	CreateJourney(ctx context.Context, input model.CreateJourneyInput) (*model.Journey, error)
+	UpdateJourney(ctx context.Context, id string, input model.UpdateJourneyInput) (*model.Journey, error)
+	UpdateJourneySettings(ctx context.Context, id string, input model.JourneySettingsInput) (*model.Journey, error)
+	AddMilestone(ctx context.Context, journeyID string, input model.MilestoneInput, position *int) (*model.Journey, error)
+	UpdateMilestone(ctx context.Context, journeyID string, key string, input model.UpdateMilestoneInput) (*model.Journey, error)
+	MoveMilestone(ctx context.Context, journeyID string, key string, position int) (*model.Journey, error)
+	DeleteMilestone(ctx context.Context, journeyID string, key string) (*model.Journey, error)
+	AddJourneyStep(ctx context.Context, journeyID string, milestoneKey string, input model.JourneyStepInput, position *int) (*model.Journey, error)
+	UpdateJourneyStep(ctx context.Context, journeyID string, key string, input model.UpdateJourneyStepInput) (*model.Journey, error)
+	MoveJourneyStep(ctx context.Context, journeyID string, key string, toMilestoneKey string, position int) (*model.Journey, error)
+	DeleteJourneyStep(ctx context.Context, journeyID string, key string) (*model.Journey, error)
+	PublishJourney(ctx context.Context, id string) (*model.Journey, error)
+	PauseJourney(ctx context.Context, id string) (*model.Journey, error)
+	ResumeJourney(ctx context.Context, id string) (*model.Journey, error)
+	ArchiveJourney(ctx context.Context, id string) (*model.Journey, error)
+	DiscardJourneyDraft(ctx context.Context, id string) (*model.Journey, error)
+	CopyJourney(ctx context.Context, id string, name string, key *string) (*model.Journey, error)
 }
 type OverdueCountResolver interface {
 	User(ctx context.Context, obj *model.OverdueCount) (*model.User, error)
@@ -509,6 +636,8 @@ type QueryResolver interface {
 	InAppMessages(ctx context.Context, contactID string, status []model.InAppMessageStatus) ([]*model.InAppMessage, error)
 	Mailbox(ctx context.Context, to *string, first *int) ([]*model.MailboxMessage, error)
 	PreviewPlay(ctx context.Context, playID *string, definition model.JSON, scope *model.PlayScope, first *int) (*model.PlayPreview, error)
+	Journeys(ctx context.Context, status *model.JourneyStatus, stage *string) ([]*model.Journey, error)
+	Journey(ctx context.Context, id string) (*model.Journey, error)
 }
 type TaskResolver interface {
 	Account(ctx context.Context, obj *model.Task) (*model.Account, error)
@@ -943,6 +1072,269 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.InAppMessage.Title(childComplexity), true
 
+	case "Journey.archivedAt":
+		if e.ComplexityRoot.Journey.ArchivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.ArchivedAt(childComplexity), true
+	case "Journey.copiedFrom":
+		if e.ComplexityRoot.Journey.CopiedFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.CopiedFrom(childComplexity), true
+	case "Journey.copiedFromVersion":
+		if e.ComplexityRoot.Journey.CopiedFromVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.CopiedFromVersion(childComplexity), true
+	case "Journey.createdAt":
+		if e.ComplexityRoot.Journey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.CreatedAt(childComplexity), true
+	case "Journey.createdBy":
+		if e.ComplexityRoot.Journey.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.CreatedBy(childComplexity), true
+	case "Journey.description":
+		if e.ComplexityRoot.Journey.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Description(childComplexity), true
+	case "Journey.draft":
+		if e.ComplexityRoot.Journey.Draft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Draft(childComplexity), true
+	case "Journey.draftUpdatedAt":
+		if e.ComplexityRoot.Journey.DraftUpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.DraftUpdatedAt(childComplexity), true
+	case "Journey.id":
+		if e.ComplexityRoot.Journey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.ID(childComplexity), true
+	case "Journey.key":
+		if e.ComplexityRoot.Journey.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Key(childComplexity), true
+	case "Journey.latestVersion":
+		if e.ComplexityRoot.Journey.LatestVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.LatestVersion(childComplexity), true
+	case "Journey.name":
+		if e.ComplexityRoot.Journey.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Name(childComplexity), true
+	case "Journey.published":
+		if e.ComplexityRoot.Journey.Published == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Published(childComplexity), true
+	case "Journey.stage":
+		if e.ComplexityRoot.Journey.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Stage(childComplexity), true
+	case "Journey.status":
+		if e.ComplexityRoot.Journey.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Status(childComplexity), true
+	case "Journey.triggerKind":
+		if e.ComplexityRoot.Journey.TriggerKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.TriggerKind(childComplexity), true
+	case "Journey.updatedAt":
+		if e.ComplexityRoot.Journey.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.UpdatedAt(childComplexity), true
+	case "Journey.versions":
+		if e.ComplexityRoot.Journey.Versions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Journey.Versions(childComplexity), true
+
+	case "JourneyDefinition.atRiskShare":
+		if e.ComplexityRoot.JourneyDefinition.AtRiskShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyDefinition.AtRiskShare(childComplexity), true
+	case "JourneyDefinition.json":
+		if e.ComplexityRoot.JourneyDefinition.JSON == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyDefinition.JSON(childComplexity), true
+	case "JourneyDefinition.milestones":
+		if e.ComplexityRoot.JourneyDefinition.Milestones == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyDefinition.Milestones(childComplexity), true
+	case "JourneyDefinition.reentry":
+		if e.ComplexityRoot.JourneyDefinition.Reentry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyDefinition.Reentry(childComplexity), true
+	case "JourneyDefinition.stallAfter":
+		if e.ComplexityRoot.JourneyDefinition.StallAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyDefinition.StallAfter(childComplexity), true
+	case "JourneyDefinition.trigger":
+		if e.ComplexityRoot.JourneyDefinition.Trigger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyDefinition.Trigger(childComplexity), true
+
+	case "JourneyStep.assignee":
+		if e.ComplexityRoot.JourneyStep.Assignee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Assignee(childComplexity), true
+	case "JourneyStep.condition":
+		if e.ComplexityRoot.JourneyStep.Condition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Condition(childComplexity), true
+	case "JourneyStep.description":
+		if e.ComplexityRoot.JourneyStep.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Description(childComplexity), true
+	case "JourneyStep.dueIn":
+		if e.ComplexityRoot.JourneyStep.DueIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.DueIn(childComplexity), true
+	case "JourneyStep.email":
+		if e.ComplexityRoot.JourneyStep.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Email(childComplexity), true
+	case "JourneyStep.key":
+		if e.ComplexityRoot.JourneyStep.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Key(childComplexity), true
+	case "JourneyStep.kind":
+		if e.ComplexityRoot.JourneyStep.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Kind(childComplexity), true
+	case "JourneyStep.message":
+		if e.ComplexityRoot.JourneyStep.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Message(childComplexity), true
+	case "JourneyStep.play":
+		if e.ComplexityRoot.JourneyStep.Play == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Play(childComplexity), true
+	case "JourneyStep.priority":
+		if e.ComplexityRoot.JourneyStep.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Priority(childComplexity), true
+	case "JourneyStep.required":
+		if e.ComplexityRoot.JourneyStep.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Required(childComplexity), true
+	case "JourneyStep.title":
+		if e.ComplexityRoot.JourneyStep.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyStep.Title(childComplexity), true
+
+	case "JourneyTaskAssignee.kind":
+		if e.ComplexityRoot.JourneyTaskAssignee.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyTaskAssignee.Kind(childComplexity), true
+	case "JourneyTaskAssignee.teamRole":
+		if e.ComplexityRoot.JourneyTaskAssignee.TeamRole == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyTaskAssignee.TeamRole(childComplexity), true
+	case "JourneyTaskAssignee.user":
+		if e.ComplexityRoot.JourneyTaskAssignee.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyTaskAssignee.User(childComplexity), true
+
+	case "JourneyVersion.definition":
+		if e.ComplexityRoot.JourneyVersion.Definition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyVersion.Definition(childComplexity), true
+	case "JourneyVersion.publishedAt":
+		if e.ComplexityRoot.JourneyVersion.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyVersion.PublishedAt(childComplexity), true
+	case "JourneyVersion.publishedBy":
+		if e.ComplexityRoot.JourneyVersion.PublishedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyVersion.PublishedBy(childComplexity), true
+	case "JourneyVersion.version":
+		if e.ComplexityRoot.JourneyVersion.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyVersion.Version(childComplexity), true
+
 	case "MailboxMessage.from":
 		if e.ComplexityRoot.MailboxMessage.From == nil {
 			break
@@ -980,6 +1372,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MailboxMessage.To(childComplexity), true
 
+	case "Milestone.completeWhen":
+		if e.ComplexityRoot.Milestone.CompleteWhen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.CompleteWhen(childComplexity), true
+	case "Milestone.description":
+		if e.ComplexityRoot.Milestone.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.Description(childComplexity), true
+	case "Milestone.group":
+		if e.ComplexityRoot.Milestone.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.Group(childComplexity), true
+	case "Milestone.key":
+		if e.ComplexityRoot.Milestone.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.Key(childComplexity), true
+	case "Milestone.name":
+		if e.ComplexityRoot.Milestone.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.Name(childComplexity), true
+	case "Milestone.parallel":
+		if e.ComplexityRoot.Milestone.Parallel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.Parallel(childComplexity), true
+	case "Milestone.steps":
+		if e.ComplexityRoot.Milestone.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.Steps(childComplexity), true
+	case "Milestone.targetDuration":
+		if e.ComplexityRoot.Milestone.TargetDuration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Milestone.TargetDuration(childComplexity), true
+
 	case "Money.amountMinor":
 		if e.ComplexityRoot.Money.AmountMinor == nil {
 			break
@@ -993,6 +1434,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Money.Currency(childComplexity), true
 
+	case "Mutation.addJourneyStep":
+		if e.ComplexityRoot.Mutation.AddJourneyStep == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addJourneyStep_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddJourneyStep(childComplexity, args["journeyId"].(string), args["milestoneKey"].(string), args["input"].(model.JourneyStepInput), args["position"].(*int)), true
+	case "Mutation.addMilestone":
+		if e.ComplexityRoot.Mutation.AddMilestone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addMilestone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddMilestone(childComplexity, args["journeyId"].(string), args["input"].(model.MilestoneInput), args["position"].(*int)), true
 	case "Mutation.addTimelineEntry":
 		if e.ComplexityRoot.Mutation.AddTimelineEntry == nil {
 			break
@@ -1026,6 +1489,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ArchiveContact(childComplexity, args["id"].(string)), true
+	case "Mutation.archiveJourney":
+		if e.ComplexityRoot.Mutation.ArchiveJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_archiveJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ArchiveJourney(childComplexity, args["id"].(string)), true
 	case "Mutation.archivePlay":
 		if e.ComplexityRoot.Mutation.ArchivePlay == nil {
 			break
@@ -1070,6 +1544,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteTask(childComplexity, args["id"].(string)), true
+	case "Mutation.copyJourney":
+		if e.ComplexityRoot.Mutation.CopyJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_copyJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CopyJourney(childComplexity, args["id"].(string), args["name"].(string), args["key"].(*string)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1103,6 +1588,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateContact(childComplexity, args["input"].(model.CreateContactInput)), true
+	case "Mutation.createJourney":
+		if e.ComplexityRoot.Mutation.CreateJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateJourney(childComplexity, args["input"].(model.CreateJourneyInput)), true
 	case "Mutation.createPlay":
 		if e.ComplexityRoot.Mutation.CreatePlay == nil {
 			break
@@ -1125,6 +1621,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTask(childComplexity, args["input"].(model.CreateTaskInput)), true
+	case "Mutation.deleteJourneyStep":
+		if e.ComplexityRoot.Mutation.DeleteJourneyStep == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteJourneyStep_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteJourneyStep(childComplexity, args["journeyId"].(string), args["key"].(string)), true
+	case "Mutation.deleteMilestone":
+		if e.ComplexityRoot.Mutation.DeleteMilestone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteMilestone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteMilestone(childComplexity, args["journeyId"].(string), args["key"].(string)), true
 	case "Mutation.disableUser":
 		if e.ComplexityRoot.Mutation.DisableUser == nil {
 			break
@@ -1136,6 +1654,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableUser(childComplexity, args["userId"].(string)), true
+	case "Mutation.discardJourneyDraft":
+		if e.ComplexityRoot.Mutation.DiscardJourneyDraft == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discardJourneyDraft_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscardJourneyDraft(childComplexity, args["id"].(string)), true
 	case "Mutation.discardPlayDraft":
 		if e.ComplexityRoot.Mutation.DiscardPlayDraft == nil {
 			break
@@ -1202,6 +1731,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MarkInAppMessage(childComplexity, args["id"].(string), args["status"].(model.InAppMessageStatus)), true
+	case "Mutation.moveJourneyStep":
+		if e.ComplexityRoot.Mutation.MoveJourneyStep == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveJourneyStep_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveJourneyStep(childComplexity, args["journeyId"].(string), args["key"].(string), args["toMilestoneKey"].(string), args["position"].(int)), true
+	case "Mutation.moveMilestone":
+		if e.ComplexityRoot.Mutation.MoveMilestone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveMilestone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveMilestone(childComplexity, args["journeyId"].(string), args["key"].(string), args["position"].(int)), true
+	case "Mutation.pauseJourney":
+		if e.ComplexityRoot.Mutation.PauseJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseJourney(childComplexity, args["id"].(string)), true
 	case "Mutation.pausePlay":
 		if e.ComplexityRoot.Mutation.PausePlay == nil {
 			break
@@ -1213,6 +1775,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PausePlay(childComplexity, args["id"].(string)), true
+	case "Mutation.publishJourney":
+		if e.ComplexityRoot.Mutation.PublishJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_publishJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PublishJourney(childComplexity, args["id"].(string)), true
 	case "Mutation.publishPlay":
 		if e.ComplexityRoot.Mutation.PublishPlay == nil {
 			break
@@ -1268,6 +1841,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReopenTask(childComplexity, args["id"].(string)), true
+	case "Mutation.resumeJourney":
+		if e.ComplexityRoot.Mutation.ResumeJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeJourney(childComplexity, args["id"].(string)), true
 	case "Mutation.resumePlay":
 		if e.ComplexityRoot.Mutation.ResumePlay == nil {
 			break
@@ -1367,6 +1951,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateContact(childComplexity, args["id"].(string), args["input"].(model.UpdateContactInput)), true
+	case "Mutation.updateJourney":
+		if e.ComplexityRoot.Mutation.UpdateJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateJourney(childComplexity, args["id"].(string), args["input"].(model.UpdateJourneyInput)), true
+	case "Mutation.updateJourneySettings":
+		if e.ComplexityRoot.Mutation.UpdateJourneySettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateJourneySettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateJourneySettings(childComplexity, args["id"].(string), args["input"].(model.JourneySettingsInput)), true
+	case "Mutation.updateJourneyStep":
+		if e.ComplexityRoot.Mutation.UpdateJourneyStep == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateJourneyStep_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateJourneyStep(childComplexity, args["journeyId"].(string), args["key"].(string), args["input"].(model.UpdateJourneyStepInput)), true
+	case "Mutation.updateMilestone":
+		if e.ComplexityRoot.Mutation.UpdateMilestone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateMilestone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateMilestone(childComplexity, args["journeyId"].(string), args["key"].(string), args["input"].(model.UpdateMilestoneInput)), true
 	case "Mutation.updatePlay":
 		if e.ComplexityRoot.Mutation.UpdatePlay == nil {
 			break
@@ -1835,6 +2463,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.InAppMessages(childComplexity, args["contactId"].(string), args["status"].([]model.InAppMessageStatus)), true
 
+	case "Query.journey":
+		if e.ComplexityRoot.Query.Journey == nil {
+			break
+		}
+
+		args, err := ec.field_Query_journey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Journey(childComplexity, args["id"].(string)), true
+	case "Query.journeys":
+		if e.ComplexityRoot.Query.Journeys == nil {
+			break
+		}
+
+		args, err := ec.field_Query_journeys_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Journeys(childComplexity, args["status"].(*model.JourneyStatus), args["stage"].(*string)), true
 	case "Query.mailbox":
 		if e.ComplexityRoot.Query.Mailbox == nil {
 			break
@@ -2316,10 +2966,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAccountInput", ec.unmarshalInputCreateAccountInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("CreateContactInput", ec.unmarshalInputCreateContactInput),
+			graphql.NewInputUnmarshaler("CreateJourneyInput", ec.unmarshalInputCreateJourneyInput),
 			graphql.NewInputUnmarshaler("CreatePlayInput", ec.unmarshalInputCreatePlayInput),
 			graphql.NewInputUnmarshaler("CreateTaskInput", ec.unmarshalInputCreateTaskInput),
 			graphql.NewInputUnmarshaler("EventInput", ec.unmarshalInputEventInput),
 			graphql.NewInputUnmarshaler("InviteUserInput", ec.unmarshalInputInviteUserInput),
+			graphql.NewInputUnmarshaler("JourneySettingsInput", ec.unmarshalInputJourneySettingsInput),
+			graphql.NewInputUnmarshaler("JourneyStepInput", ec.unmarshalInputJourneyStepInput),
+			graphql.NewInputUnmarshaler("MilestoneInput", ec.unmarshalInputMilestoneInput),
 			graphql.NewInputUnmarshaler("PlayFilter", ec.unmarshalInputPlayFilter),
 			graphql.NewInputUnmarshaler("PlayRunFilter", ec.unmarshalInputPlayRunFilter),
 			graphql.NewInputUnmarshaler("TaskAssigneeFilter", ec.unmarshalInputTaskAssigneeFilter),
@@ -2327,6 +2981,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TeamMemberInput", ec.unmarshalInputTeamMemberInput),
 			graphql.NewInputUnmarshaler("TimelineEntryInput", ec.unmarshalInputTimelineEntryInput),
 			graphql.NewInputUnmarshaler("UpdateContactInput", ec.unmarshalInputUpdateContactInput),
+			graphql.NewInputUnmarshaler("UpdateJourneyInput", ec.unmarshalInputUpdateJourneyInput),
+			graphql.NewInputUnmarshaler("UpdateJourneyStepInput", ec.unmarshalInputUpdateJourneyStepInput),
+			graphql.NewInputUnmarshaler("UpdateMilestoneInput", ec.unmarshalInputUpdateMilestoneInput),
 			graphql.NewInputUnmarshaler("UpdatePlayInput", ec.unmarshalInputUpdatePlayInput),
 		)
 	}
@@ -3105,6 +3762,239 @@ type Mutation {
 
 # ---- Journeys: definitions (journey/ definitions, versions, copies, draft editing) ----
 
+enum JourneyStatus {
+  DRAFT
+  ACTIVE
+  PAUSED
+  ARCHIVED
+}
+
+enum JourneyStepKind {
+  "A task for a person, created when the milestone starts."
+  TASK
+  SEND_EMAIL
+  IN_APP_MESSAGE
+  "Launches an ACCOUNT play for the account."
+  LAUNCH_PLAY
+  "Done when its condition holds for the account."
+  CHECKPOINT
+}
+
+"""
+The documented process of one stage of a customer's life cycle (onboarding, adoption, renewal,
+relaunch): milestones with target durations and the steps that get them done. Its definition is
+edited as a draft, one operation at a time (addMilestone, updateJourneyStep...), and frozen as
+numbered versions by publishJourney; enrolments pin the version they run on. Errors of an edit
+name the field: the operation's argument ("position", "milestoneKey") or the path in the
+definition ("definition.milestones[2].steps[0].task.title").
+"""
+type Journey implements Node {
+  id: ID!
+  "Stable handle used by triggers, plays and conditions (e.g. onboarding)."
+  key: String!
+  name: String!
+  description: String!
+  "The life-cycle stage it covers: ONBOARDING, ADOPTION, RENEWAL..."
+  stage: String!
+  status: JourneyStatus!
+  "Unpublished edits; null when there are none (an edit then starts from the latest version)."
+  draft: JourneyDefinition
+  draftUpdatedAt: Time
+  "The newest published version (0 before the first publish)."
+  latestVersion: Int!
+  "The trigger kind of the newest published version (MANUAL, EVENT or FIELD_CHANGE)."
+  triggerKind: String
+  "The newest published version, which new enrolments start on."
+  published: JourneyVersion
+  "Every published version, newest first."
+  versions: [JourneyVersion!]!
+  "The journey this one was copied from (copyJourney), and the version copied (0: its draft)."
+  copiedFrom: Journey
+  copiedFromVersion: Int
+  createdBy: User
+  createdAt: Time!
+  updatedAt: Time!
+  archivedAt: Time
+}
+
+"A frozen, immutable version of a journey's definition."
+type JourneyVersion {
+  version: Int!
+  definition: JourneyDefinition!
+  publishedAt: Time!
+  publishedBy: User
+}
+
+"A journey definition (a draft may be incomplete: no trigger, milestones without a target...)."
+type JourneyDefinition {
+  "A play trigger of kind MANUAL, EVENT or FIELD_CHANGE, as JSON; null in a draft without one."
+  trigger: JSON
+  "The re-entry policy as JSON: {policy: ONCE | NOT_WHILE_ACTIVE | COOLDOWN, cooldown}."
+  reentry: JSON!
+  "An ACTIVE enrolment with no progress for this long is STALLED (e.g. 14d)."
+  stallAfter: String!
+  "Share of a milestone's target after which ON_TRACK becomes AT_RISK."
+  atRiskShare: Float!
+  milestones: [Milestone!]!
+  "The whole definition in its stored JSON form (see the README)."
+  json: JSON!
+}
+
+type Milestone {
+  "Stable across versions and copies."
+  key: String!
+  name: String!
+  description: String!
+  "Target duration from the milestone's start (e.g. 14d); null in a draft without one."
+  targetDuration: String
+  "Starts together with the previous milestone."
+  parallel: Boolean!
+  "Index of the milestone's group: the milestones of a group start together."
+  group: Int!
+  "An ACCOUNT condition that completes the milestone once it holds."
+  completeWhen: JSON
+  steps: [JourneyStep!]!
+}
+
+"Who gets a journey task: the account owner, the account team member in a role, or a user."
+type JourneyTaskAssignee {
+  kind: String!
+  "The team role key (CSM, SALES, IMPLEMENTATION, EXECUTIVE_SPONSOR...) for TEAM_ROLE."
+  teamRole: String
+  "The user for USER."
+  user: User
+}
+
+"""
+One step of a milestone. Task fields are set for TASK steps; email and message (as JSON, in the
+format of the play steps SEND_EMAIL and IN_APP_MESSAGE) for their kinds; play for LAUNCH_PLAY;
+condition for CHECKPOINT.
+"""
+type JourneyStep {
+  "Unique in the journey, stable across versions and copies."
+  key: String!
+  kind: JourneyStepKind!
+  "The milestone is not done until this step is (TASK and CHECKPOINT only)."
+  required: Boolean!
+  title: String
+  description: String
+  assignee: JourneyTaskAssignee
+  "When the task is due, after the milestone's start (e.g. 3d)."
+  dueIn: String
+  priority: TaskPriority
+  email: JSON
+  message: JSON
+  play: Play
+  condition: JSON
+}
+
+input CreateJourneyInput {
+  "Made from the name when absent."
+  key: String
+  name: String!
+  description: String
+  stage: String!
+  "A whole draft definition (JSON); it may be incomplete until publishing."
+  definition: JSON
+}
+
+input UpdateJourneyInput {
+  name: String
+  description: String
+  stage: String
+}
+
+"Settings of the draft; absent fields are unchanged."
+input JourneySettingsInput {
+  "A play trigger (MANUAL, EVENT or FIELD_CHANGE); null removes it."
+  trigger: JSON @goField(omittable: true)
+  "The re-entry policy; null resets it to NOT_WHILE_ACTIVE."
+  reentry: JSON @goField(omittable: true)
+  stallAfter: String
+  atRiskShare: Float
+}
+
+input MilestoneInput {
+  "Made from the name when absent."
+  key: String
+  name: String!
+  description: String
+  targetDuration: String
+  parallel: Boolean
+  completeWhen: JSON
+}
+
+"Changes to a milestone; absent fields are unchanged."
+input UpdateMilestoneInput {
+  name: String
+  description: String
+  "An empty string removes the target (allowed in a draft)."
+  targetDuration: String
+  parallel: Boolean
+  "null removes the condition."
+  completeWhen: JSON @goField(omittable: true)
+}
+
+"""
+A new step. Give the parameter of its kind only: task (TASK: title, description, assignee
+{kind: OWNER | TEAM_ROLE | USER, teamRole, userId}, dueIn, priority), email (SEND_EMAIL), message
+(IN_APP_MESSAGE), playId (LAUNCH_PLAY), condition (CHECKPOINT).
+"""
+input JourneyStepInput {
+  "Made from the task's title or the kind when absent."
+  key: String
+  kind: JourneyStepKind!
+  "Defaults to true for TASK and CHECKPOINT; automated steps cannot be required."
+  required: Boolean
+  task: JSON
+  email: JSON
+  message: JSON
+  playId: ID
+  condition: JSON
+}
+
+"Changes to a step; task, email and message are merged key by key (a null value removes a key)."
+input UpdateJourneyStepInput {
+  required: Boolean
+  task: JSON
+  email: JSON
+  message: JSON
+  playId: ID
+  condition: JSON
+}
+
+extend type Query {
+  "Journeys by name; without a status, every journey but archived ones."
+  journeys(status: JourneyStatus, stage: String): [Journey!]! @auth(role: CSM, scope: READ)
+  journey(id: ID!): Journey! @auth(role: CSM, scope: READ)
+}
+
+extend type Mutation {
+  createJourney(input: CreateJourneyInput!): Journey! @auth(role: MANAGER, scope: WRITE)
+  "Changes the journey's own fields (not versioned)."
+  updateJourney(id: ID!, input: UpdateJourneyInput!): Journey! @auth(role: MANAGER, scope: WRITE)
+  updateJourneySettings(id: ID!, input: JourneySettingsInput!): Journey! @auth(role: MANAGER, scope: WRITE)
+  "Inserts a milestone at position (0 is first); at the end without one."
+  addMilestone(journeyId: ID!, input: MilestoneInput!, position: Int): Journey! @auth(role: MANAGER, scope: WRITE)
+  updateMilestone(journeyId: ID!, key: String!, input: UpdateMilestoneInput!): Journey! @auth(role: MANAGER, scope: WRITE)
+  "Moves a milestone with its steps; a parallel milestone moved first becomes sequential."
+  moveMilestone(journeyId: ID!, key: String!, position: Int!): Journey! @auth(role: MANAGER, scope: WRITE)
+  deleteMilestone(journeyId: ID!, key: String!): Journey! @auth(role: MANAGER, scope: WRITE)
+  addJourneyStep(journeyId: ID!, milestoneKey: String!, input: JourneyStepInput!, position: Int): Journey! @auth(role: MANAGER, scope: WRITE)
+  updateJourneyStep(journeyId: ID!, key: String!, input: UpdateJourneyStepInput!): Journey! @auth(role: MANAGER, scope: WRITE)
+  "Moves a step within its milestone or to another one."
+  moveJourneyStep(journeyId: ID!, key: String!, toMilestoneKey: String!, position: Int!): Journey! @auth(role: MANAGER, scope: WRITE)
+  deleteJourneyStep(journeyId: ID!, key: String!): Journey! @auth(role: MANAGER, scope: WRITE)
+  "Validates the draft completely and freezes it as the next version; a DRAFT journey becomes ACTIVE."
+  publishJourney(id: ID!): Journey! @auth(role: MANAGER, scope: WRITE)
+  pauseJourney(id: ID!): Journey! @auth(role: MANAGER, scope: WRITE)
+  resumeJourney(id: ID!): Journey! @auth(role: MANAGER, scope: WRITE)
+  archiveJourney(id: ID!): Journey! @auth(role: MANAGER, scope: WRITE)
+  discardJourneyDraft(id: ID!): Journey! @auth(role: MANAGER, scope: WRITE)
+  "A new DRAFT journey with a copy of this one's draft (or latest version); key made from name when absent."
+  copyJourney(id: ID!, name: String!, key: String): Journey! @auth(role: MANAGER, scope: WRITE)
+}
+
 # ---- end of journeys: definitions ----
 
 # ---- Journeys: enrolments and progress ----
@@ -3308,6 +4198,122 @@ func (ec *executionContext) childFields_InAppMessage(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type InAppMessage", field.Name)
 }
 
+func (ec *executionContext) childFields_Journey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Journey_id(ctx, field)
+	case "key":
+		return ec.fieldContext_Journey_key(ctx, field)
+	case "name":
+		return ec.fieldContext_Journey_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Journey_description(ctx, field)
+	case "stage":
+		return ec.fieldContext_Journey_stage(ctx, field)
+	case "status":
+		return ec.fieldContext_Journey_status(ctx, field)
+	case "draft":
+		return ec.fieldContext_Journey_draft(ctx, field)
+	case "draftUpdatedAt":
+		return ec.fieldContext_Journey_draftUpdatedAt(ctx, field)
+	case "latestVersion":
+		return ec.fieldContext_Journey_latestVersion(ctx, field)
+	case "triggerKind":
+		return ec.fieldContext_Journey_triggerKind(ctx, field)
+	case "published":
+		return ec.fieldContext_Journey_published(ctx, field)
+	case "versions":
+		return ec.fieldContext_Journey_versions(ctx, field)
+	case "copiedFrom":
+		return ec.fieldContext_Journey_copiedFrom(ctx, field)
+	case "copiedFromVersion":
+		return ec.fieldContext_Journey_copiedFromVersion(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Journey_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Journey_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Journey_updatedAt(ctx, field)
+	case "archivedAt":
+		return ec.fieldContext_Journey_archivedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Journey", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "trigger":
+		return ec.fieldContext_JourneyDefinition_trigger(ctx, field)
+	case "reentry":
+		return ec.fieldContext_JourneyDefinition_reentry(ctx, field)
+	case "stallAfter":
+		return ec.fieldContext_JourneyDefinition_stallAfter(ctx, field)
+	case "atRiskShare":
+		return ec.fieldContext_JourneyDefinition_atRiskShare(ctx, field)
+	case "milestones":
+		return ec.fieldContext_JourneyDefinition_milestones(ctx, field)
+	case "json":
+		return ec.fieldContext_JourneyDefinition_json(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyDefinition", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_JourneyStep_key(ctx, field)
+	case "kind":
+		return ec.fieldContext_JourneyStep_kind(ctx, field)
+	case "required":
+		return ec.fieldContext_JourneyStep_required(ctx, field)
+	case "title":
+		return ec.fieldContext_JourneyStep_title(ctx, field)
+	case "description":
+		return ec.fieldContext_JourneyStep_description(ctx, field)
+	case "assignee":
+		return ec.fieldContext_JourneyStep_assignee(ctx, field)
+	case "dueIn":
+		return ec.fieldContext_JourneyStep_dueIn(ctx, field)
+	case "priority":
+		return ec.fieldContext_JourneyStep_priority(ctx, field)
+	case "email":
+		return ec.fieldContext_JourneyStep_email(ctx, field)
+	case "message":
+		return ec.fieldContext_JourneyStep_message(ctx, field)
+	case "play":
+		return ec.fieldContext_JourneyStep_play(ctx, field)
+	case "condition":
+		return ec.fieldContext_JourneyStep_condition(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyStep", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyTaskAssignee(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_JourneyTaskAssignee_kind(ctx, field)
+	case "teamRole":
+		return ec.fieldContext_JourneyTaskAssignee_teamRole(ctx, field)
+	case "user":
+		return ec.fieldContext_JourneyTaskAssignee_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyTaskAssignee", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_JourneyVersion_version(ctx, field)
+	case "definition":
+		return ec.fieldContext_JourneyVersion_definition(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_JourneyVersion_publishedAt(ctx, field)
+	case "publishedBy":
+		return ec.fieldContext_JourneyVersion_publishedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyVersion", field.Name)
+}
+
 func (ec *executionContext) childFields_MailboxMessage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3324,6 +4330,28 @@ func (ec *executionContext) childFields_MailboxMessage(ctx context.Context, fiel
 		return ec.fieldContext_MailboxMessage_receivedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MailboxMessage", field.Name)
+}
+
+func (ec *executionContext) childFields_Milestone(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_Milestone_key(ctx, field)
+	case "name":
+		return ec.fieldContext_Milestone_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Milestone_description(ctx, field)
+	case "targetDuration":
+		return ec.fieldContext_Milestone_targetDuration(ctx, field)
+	case "parallel":
+		return ec.fieldContext_Milestone_parallel(ctx, field)
+	case "group":
+		return ec.fieldContext_Milestone_group(ctx, field)
+	case "completeWhen":
+		return ec.fieldContext_Milestone_completeWhen(ctx, field)
+	case "steps":
+		return ec.fieldContext_Milestone_steps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Milestone", field.Name)
 }
 
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3896,6 +4924,74 @@ func (ec *executionContext) field_Account_timeline_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addJourneyStep_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "milestoneKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["milestoneKey"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.JourneyStepInput, error) {
+			return ec.unmarshalNJourneyStepInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "position",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["position"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addMilestone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MilestoneInput, error) {
+			return ec.unmarshalNMilestoneInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "position",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["position"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addTimelineEntry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3925,6 +5021,20 @@ func (ec *executionContext) field_Mutation_archiveAccount_args(ctx context.Conte
 }
 
 func (ec *executionContext) field_Mutation_archiveContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_archiveJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -3994,6 +5104,36 @@ func (ec *executionContext) field_Mutation_completeTask_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_copyJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4036,6 +5176,20 @@ func (ec *executionContext) field_Mutation_createContact_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateJourneyInput, error) {
+			return ec.unmarshalNCreateJourneyInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐCreateJourneyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createPlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4064,6 +5218,50 @@ func (ec *executionContext) field_Mutation_createTask_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteJourneyStep_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteMilestone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4075,6 +5273,20 @@ func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context,
 		return nil, err
 	}
 	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_discardJourneyDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4186,7 +5398,103 @@ func (ec *executionContext) field_Mutation_markInAppMessage_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_moveJourneyStep_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "toMilestoneKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toMilestoneKey"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "position",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["position"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_moveMilestone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "position",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["position"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pauseJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_pausePlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_publishJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -4265,6 +5573,20 @@ func (ec *executionContext) field_Mutation_refreshSession_args(ctx context.Conte
 }
 
 func (ec *executionContext) field_Mutation_reopenTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -4452,6 +5774,110 @@ func (ec *executionContext) field_Mutation_updateContact_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateJourneySettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.JourneySettingsInput, error) {
+			return ec.unmarshalNJourneySettingsInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneySettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateJourneyStep_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateJourneyStepInput, error) {
+			return ec.unmarshalNUpdateJourneyStepInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdateJourneyStepInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateJourneyInput, error) {
+			return ec.unmarshalNUpdateJourneyInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdateJourneyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateMilestone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateMilestoneInput, error) {
+			return ec.unmarshalNUpdateMilestoneInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdateMilestoneInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updatePlay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4609,6 +6035,42 @@ func (ec *executionContext) field_Query_inAppMessages_args(ctx context.Context, 
 		return nil, err
 	}
 	args["status"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_journey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_journeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.JourneyStatus, error) {
+			return ec.unmarshalOJourneyStatus2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "stage",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["stage"] = arg1
 	return args, nil
 }
 
@@ -6452,6 +7914,1094 @@ func (ec *executionContext) fieldContext_InAppMessage_createdAt(_ context.Contex
 	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Journey_id(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Journey_key(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "String")
+}
+
+func (ec *executionContext) _Journey_name(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "String")
+}
+
+func (ec *executionContext) _Journey_description(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "String")
+}
+
+func (ec *executionContext) _Journey_stage(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "String")
+}
+
+func (ec *executionContext) _Journey_status(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JourneyStatus) graphql.Marshaler {
+			return ec.marshalNJourneyStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "JourneyStatus")
+}
+
+func (ec *executionContext) _Journey_draft(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_draft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Journey().Draft(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyDefinition) graphql.Marshaler {
+			return ec.marshalOJourneyDefinition2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyDefinition(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_draft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Journey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Journey_draftUpdatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_draftUpdatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DraftUpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_draftUpdatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Journey_latestVersion(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_latestVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_latestVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Journey_triggerKind(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_triggerKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TriggerKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_triggerKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "String")
+}
+
+func (ec *executionContext) _Journey_published(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_published(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Journey().Published(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyVersion) graphql.Marshaler {
+			return ec.marshalOJourneyVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyVersion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Journey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyVersion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Journey_versions(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_versions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Journey().Versions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyVersion) graphql.Marshaler {
+			return ec.marshalNJourneyVersion2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyVersionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_versions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Journey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyVersion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Journey_copiedFrom(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_copiedFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Journey().CopiedFrom(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalOJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_copiedFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Journey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Journey_copiedFromVersion(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_copiedFromVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CopiedFromVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_copiedFromVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Journey_createdBy(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Journey().CreatedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Journey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Journey_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Journey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Journey_archivedAt(ctx context.Context, field graphql.CollectedField, obj *model.Journey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Journey_archivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArchivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Journey_archivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Journey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyDefinition_trigger(ctx context.Context, field graphql.CollectedField, obj *model.JourneyDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyDefinition_trigger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Trigger, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyDefinition_trigger(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyDefinition", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _JourneyDefinition_reentry(ctx context.Context, field graphql.CollectedField, obj *model.JourneyDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyDefinition_reentry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reentry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyDefinition_reentry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyDefinition", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _JourneyDefinition_stallAfter(ctx context.Context, field graphql.CollectedField, obj *model.JourneyDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyDefinition_stallAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StallAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyDefinition_stallAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyDefinition", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyDefinition_atRiskShare(ctx context.Context, field graphql.CollectedField, obj *model.JourneyDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyDefinition_atRiskShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AtRiskShare, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyDefinition_atRiskShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyDefinition", field, false, false, "Float")
+}
+
+func (ec *executionContext) _JourneyDefinition_milestones(ctx context.Context, field graphql.CollectedField, obj *model.JourneyDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyDefinition_milestones(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Milestones, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Milestone) graphql.Marshaler {
+			return ec.marshalNMilestone2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyDefinition_milestones(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyDefinition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Milestone(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyDefinition_json(ctx context.Context, field graphql.CollectedField, obj *model.JourneyDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyDefinition_json(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JSON, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyDefinition_json(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyDefinition", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _JourneyStep_key(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyStep_kind(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JourneyStepKind) graphql.Marshaler {
+			return ec.marshalNJourneyStepKind2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "JourneyStepKind")
+}
+
+func (ec *executionContext) _JourneyStep_required(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _JourneyStep_title(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyStep_description(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyStep_assignee(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_assignee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyTaskAssignee) graphql.Marshaler {
+			return ec.marshalOJourneyTaskAssignee2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyTaskAssignee(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_assignee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyStep",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyTaskAssignee(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyStep_dueIn(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_dueIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_dueIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyStep_priority(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskPriority) graphql.Marshaler {
+			return ec.marshalOTaskPriority2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskPriority(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "TaskPriority")
+}
+
+func (ec *executionContext) _JourneyStep_email(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _JourneyStep_message(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _JourneyStep_play(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_play(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyStep().Play(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Play) graphql.Marshaler {
+			return ec.marshalOPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_play(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyStep",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Play(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyStep_condition(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyStep_condition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Condition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyStep_condition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyStep", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _JourneyTaskAssignee_kind(ctx context.Context, field graphql.CollectedField, obj *model.JourneyTaskAssignee) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyTaskAssignee_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyTaskAssignee_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyTaskAssignee", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyTaskAssignee_teamRole(ctx context.Context, field graphql.CollectedField, obj *model.JourneyTaskAssignee) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyTaskAssignee_teamRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TeamRole, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyTaskAssignee_teamRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyTaskAssignee", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyTaskAssignee_user(ctx context.Context, field graphql.CollectedField, obj *model.JourneyTaskAssignee) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyTaskAssignee_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyTaskAssignee().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyTaskAssignee_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyTaskAssignee",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyVersion_version(ctx context.Context, field graphql.CollectedField, obj *model.JourneyVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyVersion_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyVersion_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyVersion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyVersion_definition(ctx context.Context, field graphql.CollectedField, obj *model.JourneyVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyVersion_definition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Definition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyDefinition) graphql.Marshaler {
+			return ec.marshalNJourneyDefinition2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyVersion_definition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyVersion",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyVersion_publishedAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyVersion_publishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyVersion_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyVersion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyVersion_publishedBy(ctx context.Context, field graphql.CollectedField, obj *model.JourneyVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyVersion_publishedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyVersion().PublishedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyVersion_publishedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyVersion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MailboxMessage_id(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6588,6 +9138,199 @@ func (ec *executionContext) _MailboxMessage_receivedAt(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_MailboxMessage_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MailboxMessage", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Milestone_key(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Milestone", field, false, false, "String")
+}
+
+func (ec *executionContext) _Milestone_name(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Milestone", field, false, false, "String")
+}
+
+func (ec *executionContext) _Milestone_description(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Milestone", field, false, false, "String")
+}
+
+func (ec *executionContext) _Milestone_targetDuration(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_targetDuration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetDuration, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_targetDuration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Milestone", field, false, false, "String")
+}
+
+func (ec *executionContext) _Milestone_parallel(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_parallel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Parallel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_parallel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Milestone", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Milestone_group(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Milestone", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Milestone_completeWhen(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_completeWhen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompleteWhen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_completeWhen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Milestone", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Milestone_steps(ctx context.Context, field graphql.CollectedField, obj *model.Milestone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Milestone_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyStep) graphql.Marshaler {
+			return ec.marshalNJourneyStep2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Milestone_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Milestone",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyStep(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Money_amountMinor(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -8948,6 +11691,1145 @@ func (ec *executionContext) fieldContext_Mutation_markInAppMessage(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_markInAppMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateJourney(ctx, fc.Args["input"].(model.CreateJourneyInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateJourney(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateJourneyInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateJourneySettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateJourneySettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateJourneySettings(ctx, fc.Args["id"].(string), fc.Args["input"].(model.JourneySettingsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateJourneySettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateJourneySettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addMilestone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addMilestone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddMilestone(ctx, fc.Args["journeyId"].(string), fc.Args["input"].(model.MilestoneInput), fc.Args["position"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addMilestone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addMilestone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateMilestone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateMilestone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateMilestone(ctx, fc.Args["journeyId"].(string), fc.Args["key"].(string), fc.Args["input"].(model.UpdateMilestoneInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateMilestone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateMilestone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_moveMilestone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_moveMilestone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MoveMilestone(ctx, fc.Args["journeyId"].(string), fc.Args["key"].(string), fc.Args["position"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_moveMilestone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_moveMilestone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteMilestone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteMilestone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteMilestone(ctx, fc.Args["journeyId"].(string), fc.Args["key"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteMilestone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteMilestone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addJourneyStep(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addJourneyStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddJourneyStep(ctx, fc.Args["journeyId"].(string), fc.Args["milestoneKey"].(string), fc.Args["input"].(model.JourneyStepInput), fc.Args["position"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addJourneyStep(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addJourneyStep_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateJourneyStep(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateJourneyStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateJourneyStep(ctx, fc.Args["journeyId"].(string), fc.Args["key"].(string), fc.Args["input"].(model.UpdateJourneyStepInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateJourneyStep(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateJourneyStep_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_moveJourneyStep(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_moveJourneyStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MoveJourneyStep(ctx, fc.Args["journeyId"].(string), fc.Args["key"].(string), fc.Args["toMilestoneKey"].(string), fc.Args["position"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_moveJourneyStep(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_moveJourneyStep_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteJourneyStep(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteJourneyStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteJourneyStep(ctx, fc.Args["journeyId"].(string), fc.Args["key"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteJourneyStep(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteJourneyStep_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_publishJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_publishJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PublishJourney(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_publishJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_publishJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseJourney(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeJourney(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_archiveJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_archiveJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ArchiveJourney(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_archiveJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_archiveJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_discardJourneyDraft(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_discardJourneyDraft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DiscardJourneyDraft(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_discardJourneyDraft(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_discardJourneyDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_copyJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_copyJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CopyJourney(ctx, fc.Args["id"].(string), fc.Args["name"].(string), fc.Args["key"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_copyJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_copyJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11742,6 +15624,140 @@ func (ec *executionContext) fieldContext_Query_previewPlay(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_previewPlay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_journeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_journeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Journeys(ctx, fc.Args["status"].(*model.JourneyStatus), fc.Args["stage"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal []*model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal []*model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_journeys(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_journeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_journey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_journey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Journey(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.Journey
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.Journey
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_journey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_journey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14864,6 +18880,76 @@ func UnmarshalCreateContactInput(ctx context.Context, raw any) (model.CreateCont
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateJourneyInput(ctx context.Context, obj any) (model.CreateJourneyInput, error) {
+	var it model.CreateJourneyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "name", "description", "stage", "definition"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "stage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stage"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stage = data
+		case "definition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("definition"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Definition = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateJourneyInput unmarshals raw into the CreateJourneyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateJourneyInput(ctx context.Context, raw any) (model.CreateJourneyInput, error) {
+	var out model.CreateJourneyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateJourneyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreatePlayInput(ctx context.Context, obj any) (model.CreatePlayInput, error) {
 	var it model.CreatePlayInput
 	if obj == nil {
@@ -15155,6 +19241,237 @@ func (ec *executionContext) unmarshalInputInviteUserInput(ctx context.Context, o
 func UnmarshalInviteUserInput(ctx context.Context, raw any) (model.InviteUserInput, error) {
 	var out model.InviteUserInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "InviteUserInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputJourneySettingsInput(ctx context.Context, obj any) (model.JourneySettingsInput, error) {
+	var it model.JourneySettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"trigger", "reentry", "stallAfter", "atRiskShare"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "trigger":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trigger"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Trigger = graphql.OmittableOf(data)
+		case "reentry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reentry"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reentry = graphql.OmittableOf(data)
+		case "stallAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stallAfter"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StallAfter = data
+		case "atRiskShare":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atRiskShare"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtRiskShare = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalJourneySettingsInput unmarshals raw into the JourneySettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalJourneySettingsInput(ctx context.Context, raw any) (model.JourneySettingsInput, error) {
+	var out model.JourneySettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "JourneySettingsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputJourneyStepInput(ctx context.Context, obj any) (model.JourneyStepInput, error) {
+	var it model.JourneyStepInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "kind", "required", "task", "email", "message", "playId", "condition"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNJourneyStepKind2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "required":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Required = data
+		case "task":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("task"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Task = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "playId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("playId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PlayID = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalJourneyStepInput unmarshals raw into the JourneyStepInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalJourneyStepInput(ctx context.Context, raw any) (model.JourneyStepInput, error) {
+	var out model.JourneyStepInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "JourneyStepInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputMilestoneInput(ctx context.Context, obj any) (model.MilestoneInput, error) {
+	var it model.MilestoneInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "name", "description", "targetDuration", "parallel", "completeWhen"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "targetDuration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetDuration"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetDuration = data
+		case "parallel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parallel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parallel = data
+		case "completeWhen":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completeWhen"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompleteWhen = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMilestoneInput unmarshals raw into the MilestoneInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMilestoneInput(ctx context.Context, raw any) (model.MilestoneInput, error) {
+	var out model.MilestoneInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MilestoneInput", raw, &out)
 	return out, err
 }
 
@@ -15585,6 +19902,209 @@ func UnmarshalUpdateContactInput(ctx context.Context, raw any) (model.UpdateCont
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateJourneyInput(ctx context.Context, obj any) (model.UpdateJourneyInput, error) {
+	var it model.UpdateJourneyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "stage"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "stage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stage = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateJourneyInput unmarshals raw into the UpdateJourneyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateJourneyInput(ctx context.Context, raw any) (model.UpdateJourneyInput, error) {
+	var out model.UpdateJourneyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateJourneyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateJourneyStepInput(ctx context.Context, obj any) (model.UpdateJourneyStepInput, error) {
+	var it model.UpdateJourneyStepInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"required", "task", "email", "message", "playId", "condition"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "required":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Required = data
+		case "task":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("task"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Task = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "playId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("playId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PlayID = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateJourneyStepInput unmarshals raw into the UpdateJourneyStepInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateJourneyStepInput(ctx context.Context, raw any) (model.UpdateJourneyStepInput, error) {
+	var out model.UpdateJourneyStepInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateJourneyStepInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateMilestoneInput(ctx context.Context, obj any) (model.UpdateMilestoneInput, error) {
+	var it model.UpdateMilestoneInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "targetDuration", "parallel", "completeWhen"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "targetDuration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetDuration"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetDuration = data
+		case "parallel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parallel"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parallel = data
+		case "completeWhen":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completeWhen"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompleteWhen = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateMilestoneInput unmarshals raw into the UpdateMilestoneInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateMilestoneInput(ctx context.Context, raw any) (model.UpdateMilestoneInput, error) {
+	var out model.UpdateMilestoneInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateMilestoneInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdatePlayInput(ctx context.Context, obj any) (model.UpdatePlayInput, error) {
 	var it model.UpdatePlayInput
 	if obj == nil {
@@ -15698,6 +20218,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Play(ctx, sel, obj)
+	case model.Journey:
+		return ec._Journey(ctx, sel, &obj)
+	case *model.Journey:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Journey(ctx, sel, obj)
 	case model.InAppMessage:
 		return ec._InAppMessage(ctx, sel, &obj)
 	case *model.InAppMessage:
@@ -16332,6 +20859,369 @@ func (ec *executionContext) _InAppMessage(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var journeyImplementors = []string{"Journey", "Node"}
+
+func (ec *executionContext) _Journey(ctx context.Context, sel ast.SelectionSet, obj *model.Journey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Journey")
+		case "id":
+			out.Values[i] = ec._Journey_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "key":
+			out.Values[i] = ec._Journey_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Journey_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Journey_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._Journey_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Journey_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "draft":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Journey_draft(ctx, field, obj)
+				})
+		case "draftUpdatedAt":
+			out.Values[i] = ec._Journey_draftUpdatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "latestVersion":
+			out.Values[i] = ec._Journey_latestVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "triggerKind":
+			out.Values[i] = ec._Journey_triggerKind(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "published":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Journey_published(ctx, field, obj)
+				})
+		case "versions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Journey_versions(ctx, field, obj)
+				})
+		case "copiedFrom":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Journey_copiedFrom(ctx, field, obj)
+				})
+		case "copiedFromVersion":
+			out.Values[i] = ec._Journey_copiedFromVersion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Journey_createdBy(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Journey_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Journey_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "archivedAt":
+			out.Values[i] = ec._Journey_archivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyDefinitionImplementors = []string{"JourneyDefinition"}
+
+func (ec *executionContext) _JourneyDefinition(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyDefinition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyDefinitionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyDefinition")
+		case "trigger":
+			out.Values[i] = ec._JourneyDefinition_trigger(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reentry":
+			out.Values[i] = ec._JourneyDefinition_reentry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stallAfter":
+			out.Values[i] = ec._JourneyDefinition_stallAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "atRiskShare":
+			out.Values[i] = ec._JourneyDefinition_atRiskShare(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "milestones":
+			out.Values[i] = ec._JourneyDefinition_milestones(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "json":
+			out.Values[i] = ec._JourneyDefinition_json(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyStepImplementors = []string{"JourneyStep"}
+
+func (ec *executionContext) _JourneyStep(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyStep")
+		case "key":
+			out.Values[i] = ec._JourneyStep_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._JourneyStep_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "required":
+			out.Values[i] = ec._JourneyStep_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._JourneyStep_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._JourneyStep_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "assignee":
+			out.Values[i] = ec._JourneyStep_assignee(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dueIn":
+			out.Values[i] = ec._JourneyStep_dueIn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._JourneyStep_priority(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "email":
+			out.Values[i] = ec._JourneyStep_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._JourneyStep_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "play":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyStep_play(ctx, field, obj)
+				})
+		case "condition":
+			out.Values[i] = ec._JourneyStep_condition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyTaskAssigneeImplementors = []string{"JourneyTaskAssignee"}
+
+func (ec *executionContext) _JourneyTaskAssignee(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyTaskAssignee) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyTaskAssigneeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyTaskAssignee")
+		case "kind":
+			out.Values[i] = ec._JourneyTaskAssignee_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "teamRole":
+			out.Values[i] = ec._JourneyTaskAssignee_teamRole(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyTaskAssignee_user(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyVersionImplementors = []string{"JourneyVersion"}
+
+func (ec *executionContext) _JourneyVersion(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyVersion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyVersionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyVersion")
+		case "version":
+			out.Values[i] = ec._JourneyVersion_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "definition":
+			out.Values[i] = ec._JourneyVersion_definition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedAt":
+			out.Values[i] = ec._JourneyVersion_publishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publishedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyVersion_publishedBy(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mailboxMessageImplementors = []string{"MailboxMessage"}
 
 func (ec *executionContext) _MailboxMessage(ctx context.Context, sel ast.SelectionSet, obj *model.MailboxMessage) graphql.Marshaler {
@@ -16370,6 +21260,74 @@ func (ec *executionContext) _MailboxMessage(ctx context.Context, sel ast.Selecti
 			}
 		case "receivedAt":
 			out.Values[i] = ec._MailboxMessage_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var milestoneImplementors = []string{"Milestone"}
+
+func (ec *executionContext) _Milestone(ctx context.Context, sel ast.SelectionSet, obj *model.Milestone) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, milestoneImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Milestone")
+		case "key":
+			out.Values[i] = ec._Milestone_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Milestone_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._Milestone_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetDuration":
+			out.Values[i] = ec._Milestone_targetDuration(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "parallel":
+			out.Values[i] = ec._Milestone_parallel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "group":
+			out.Values[i] = ec._Milestone_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeWhen":
+			out.Values[i] = ec._Milestone_completeWhen(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._Milestone_steps(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16695,6 +21653,125 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "markInAppMessage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_markInAppMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateJourneySettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateJourneySettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addMilestone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addMilestone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateMilestone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateMilestone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moveMilestone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_moveMilestone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteMilestone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteMilestone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addJourneyStep":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addJourneyStep(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateJourneyStep":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateJourneyStep(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moveJourneyStep":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_moveJourneyStep(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteJourneyStep":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteJourneyStep(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "publishJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_publishJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "archiveJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_archiveJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discardJourneyDraft":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_discardJourneyDraft(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "copyJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_copyJourney(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -17476,6 +22553,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_previewPlay(ctx, field)
+				})
+		case "journeys":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_journeys(ctx, field)
+				})
+		case "journey":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_journey(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -18699,6 +23788,11 @@ func (ec *executionContext) unmarshalNCreateContactInput2githubᚗcomᚋstewardh
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateJourneyInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐCreateJourneyInput(ctx context.Context, v any) (model.CreateJourneyInput, error) {
+	res, err := ec.unmarshalInputCreateJourneyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreatePlayInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐCreatePlayInput(ctx context.Context, v any) (model.CreatePlayInput, error) {
 	res, err := ec.unmarshalInputCreatePlayInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18726,6 +23820,20 @@ func (ec *executionContext) unmarshalNEventInput2ᚕᚖgithubᚗcomᚋstewardhq�
 func (ec *executionContext) unmarshalNEventInput2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐEventInput(ctx context.Context, v any) (*model.EventInput, error) {
 	res, err := ec.unmarshalInputEventInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -18838,6 +23946,116 @@ func (ec *executionContext) marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgr
 	return v
 }
 
+func (ec *executionContext) marshalNJourney2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Journey) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx context.Context, sel ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Journey!")
+		return graphql.Null
+	}
+	return ec._Journey(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyDefinition2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyDefinition(ctx context.Context, sel ast.SelectionSet, v *model.JourneyDefinition) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyDefinition!")
+		return graphql.Null
+	}
+	return ec._JourneyDefinition(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNJourneySettingsInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneySettingsInput(ctx context.Context, v any) (model.JourneySettingsInput, error) {
+	res, err := ec.unmarshalInputJourneySettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNJourneyStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStatus(ctx context.Context, v any) (model.JourneyStatus, error) {
+	var res model.JourneyStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJourneyStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStatus(ctx context.Context, sel ast.SelectionSet, v model.JourneyStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNJourneyStep2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyStep2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyStep2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStep(ctx context.Context, sel ast.SelectionSet, v *model.JourneyStep) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyStep!")
+		return graphql.Null
+	}
+	return ec._JourneyStep(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNJourneyStepInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepInput(ctx context.Context, v any) (model.JourneyStepInput, error) {
+	res, err := ec.unmarshalInputJourneyStepInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNJourneyStepKind2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepKind(ctx context.Context, v any) (model.JourneyStepKind, error) {
+	var res model.JourneyStepKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJourneyStepKind2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepKind(ctx context.Context, sel ast.SelectionSet, v model.JourneyStepKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNJourneyVersion2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyVersion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyVersion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyVersion(ctx context.Context, sel ast.SelectionSet, v *model.JourneyVersion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyVersion!")
+		return graphql.Null
+	}
+	return ec._JourneyVersion(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNLifecycleStage2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐLifecycleStage(ctx context.Context, v any) (model.LifecycleStage, error) {
 	var res model.LifecycleStage
 	err := res.UnmarshalGQL(v)
@@ -18870,6 +24088,35 @@ func (ec *executionContext) marshalNMailboxMessage2ᚖgithubᚗcomᚋstewardhq�
 		return graphql.Null
 	}
 	return ec._MailboxMessage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMilestone2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Milestone) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMilestone2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestone(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMilestone2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestone(ctx context.Context, sel ast.SelectionSet, v *model.Milestone) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Milestone!")
+		return graphql.Null
+	}
+	return ec._Milestone(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMilestoneInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneInput(ctx context.Context, v any) (model.MilestoneInput, error) {
+	res, err := ec.unmarshalInputMilestoneInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNMoney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
@@ -19418,6 +24665,21 @@ func (ec *executionContext) unmarshalNUpdateContactInput2githubᚗcomᚋstewardh
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateJourneyInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdateJourneyInput(ctx context.Context, v any) (model.UpdateJourneyInput, error) {
+	res, err := ec.unmarshalInputUpdateJourneyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateJourneyStepInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdateJourneyStepInput(ctx context.Context, v any) (model.UpdateJourneyStepInput, error) {
+	res, err := ec.unmarshalInputUpdateJourneyStepInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateMilestoneInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdateMilestoneInput(ctx context.Context, v any) (model.UpdateMilestoneInput, error) {
+	res, err := ec.unmarshalInputUpdateMilestoneInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdatePlayInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUpdatePlayInput(ctx context.Context, v any) (model.UpdatePlayInput, error) {
 	res, err := ec.unmarshalInputUpdatePlayInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19723,6 +24985,23 @@ func (ec *executionContext) marshalODate2ᚖgithubᚗcomᚋstewardhqᚋsteward�
 	return v
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -19811,6 +25090,50 @@ func (ec *executionContext) marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgr
 	return v
 }
 
+func (ec *executionContext) marshalOJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx context.Context, sel ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Journey(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOJourneyDefinition2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyDefinition(ctx context.Context, sel ast.SelectionSet, v *model.JourneyDefinition) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JourneyDefinition(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOJourneyStatus2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStatus(ctx context.Context, v any) (*model.JourneyStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.JourneyStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJourneyStatus2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStatus(ctx context.Context, sel ast.SelectionSet, v *model.JourneyStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOJourneyTaskAssignee2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyTaskAssignee(ctx context.Context, sel ast.SelectionSet, v *model.JourneyTaskAssignee) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JourneyTaskAssignee(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOJourneyVersion2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyVersion(ctx context.Context, sel ast.SelectionSet, v *model.JourneyVersion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JourneyVersion(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOLifecycleStage2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐLifecycleStageᚄ(ctx context.Context, v any) ([]model.LifecycleStage, error) {
 	if v == nil {
 		return nil, nil
@@ -19868,6 +25191,13 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋstewardhqᚋstewardᚋgr
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPlay2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlay(ctx context.Context, sel ast.SelectionSet, v *model.Play) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Play(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOPlayFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayFilter(ctx context.Context, v any) (*model.PlayFilter, error) {

@@ -27,6 +27,7 @@ type loaders struct {
 	accounts      *dataloadgen.Loader[uuid.UUID, *db.Account]
 	contacts      *dataloadgen.Loader[uuid.UUID, *db.Contact]
 	plays         *dataloadgen.Loader[uuid.UUID, *db.Play]
+	journeys      *dataloadgen.Loader[uuid.UUID, *db.Journey]
 	tasks         *dataloadgen.Loader[uuid.UUID, *db.Task]
 	teams         *dataloadgen.Loader[uuid.UUID, []db.AccountTeamMember]
 	contactCounts *dataloadgen.Loader[uuid.UUID, int]
@@ -50,6 +51,7 @@ func withLoaders(ctx context.Context, b *bun.DB) context.Context {
 	l.accounts = dataloadgen.NewMappedLoader(byID(l, db.AccountsByIDs, func(a *db.Account) uuid.UUID { return a.ID }), opt)
 	l.contacts = dataloadgen.NewMappedLoader(byID(l, db.ContactsByIDs, func(c *db.Contact) uuid.UUID { return c.ID }), opt)
 	l.plays = dataloadgen.NewMappedLoader(byID(l, db.PlaysByIDs, func(p *db.Play) uuid.UUID { return p.ID }), opt)
+	l.journeys = dataloadgen.NewMappedLoader(byID(l, db.JourneysByIDs, func(j *db.Journey) uuid.UUID { return j.ID }), opt)
 	l.tasks = dataloadgen.NewMappedLoader(byID(l, db.TasksByIDs, func(t *db.Task) uuid.UUID { return t.ID }), opt)
 	l.teams = dataloadgen.NewLoader(l.fetchTeams, opt)
 	l.contactCounts = dataloadgen.NewLoader(l.fetchContactCounts, opt)

@@ -170,6 +170,9 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	case kindPlay:
 		p, err := r.PlayService.Get(ctx, v.Tenant(), dbID)
 		return nodeOrErr(convertOrErr(p, err, toGraphPlay))
+	case kindJourney:
+		j, err := r.JourneyService.Get(ctx, v.Tenant(), dbID)
+		return nodeOrErr(convertOrErr(j, err, toGraphJourney))
 	case kindPlayRun:
 		run, err := r.PlayEngine.Run(ctx, v.Tenant(), dbID)
 		return nodeOrErr(convertOrErr(run, err, toGraphPlayRun))

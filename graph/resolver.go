@@ -26,6 +26,7 @@ func NewResolver(b *bun.DB, authService *auth.Service, now func() time.Time) *Re
 		AuthService:    authService,
 		TaskService:    &task.Service{DB: b, Now: now},
 		PlayService:    &play.Definitions{DB: b, Now: now},
+		JourneyService: &journey.Definitions{DB: b, Now: now},
 	}
 }
 
@@ -35,6 +36,8 @@ type Resolver struct {
 	AuthService    *auth.Service
 	TaskService    *task.Service
 	PlayService    *play.Definitions
+	// JourneyService owns journey definitions, drafts, versions and copies.
+	JourneyService *journey.Definitions
 	// PlayEngine runs plays; set by server.StartQueue once the job queue is up.
 	PlayEngine *play.Engine
 	// Delivery reads the dev mailbox; set by server.StartQueue.

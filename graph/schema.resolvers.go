@@ -61,6 +61,49 @@ func (r *inAppMessageResolver) Contact(ctx context.Context, obj *model.InAppMess
 	return loadContact(ctx, &obj.ContactID)
 }
 
+func (r *journeyResolver) Draft(ctx context.Context, obj *model.Journey) (*model.JourneyDefinition, error) {
+	return toGraphJourneyDraft(obj.DraftJSON)
+}
+
+func (r *journeyResolver) Published(ctx context.Context, obj *model.Journey) (*model.JourneyVersion, error) {
+	if obj.LatestVersion == 0 {
+		return nil, nil
+	}
+	v, err := r.JourneyService.Version(ctx, viewer(ctx).Tenant(), obj.DBID, obj.LatestVersion)
+	if err != nil {
+		return nil, err
+	}
+	return toGraphJourneyVersion(v)
+}
+
+func (r *journeyResolver) Versions(ctx context.Context, obj *model.Journey) ([]*model.JourneyVersion, error) {
+	return toGraphJourneyVersions(r.JourneyService.Versions(ctx, viewer(ctx).Tenant(), obj.DBID))
+}
+
+func (r *journeyResolver) CopiedFrom(ctx context.Context, obj *model.Journey) (*model.Journey, error) {
+	return loadJourney(ctx, obj.CopiedFromID)
+}
+
+func (r *journeyResolver) CreatedBy(ctx context.Context, obj *model.Journey) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.CreatedByID)
+}
+
+func (r *journeyStepResolver) Play(ctx context.Context, obj *model.JourneyStep) (*model.Play, error) {
+	if obj.PlayID == nil {
+		return nil, nil
+	}
+	p, err := loadersFrom(ctx).plays.Load(ctx, *obj.PlayID)
+	return convertOrErr(p, err, toGraphPlay)
+}
+
+func (r *journeyTaskAssigneeResolver) User(ctx context.Context, obj *model.JourneyTaskAssignee) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.UserID)
+}
+
+func (r *journeyVersionResolver) PublishedBy(ctx context.Context, obj *model.JourneyVersion) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.PublishedByID)
+}
+
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string) (*model.AuthPayload, error) {
 	s, err := r.AuthService.Login(ctx, email, password)
@@ -377,6 +420,116 @@ func (r *mutationResolver) MarkInAppMessage(ctx context.Context, id string, stat
 	return convertOrErr(m, err, toGraphInAppMessage)
 }
 
+func (r *mutationResolver) CreateJourney(ctx context.Context, input model.CreateJourneyInput) (*model.Journey, error) {
+	j, err := r.JourneyService.Create(ctx, viewer(ctx).Tenant(), viewerUserOrNil(ctx), toNewJourney(input))
+	return convertOrErr(j, invalid.Prefix("input", err), toGraphJourney)
+}
+
+func (r *mutationResolver) UpdateJourney(ctx context.Context, id string, input model.UpdateJourneyInput) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		j, err := r.JourneyService.Update(ctx, t, id, toJourneyPatch(input))
+		return j, invalid.Prefix("input", err)
+	})
+}
+
+func (r *mutationResolver) UpdateJourneySettings(ctx context.Context, id string, input model.JourneySettingsInput) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.UpdateSettings(ctx, t, id, toJourneySettings(input))
+	})
+}
+
+func (r *mutationResolver) AddMilestone(ctx context.Context, journeyID string, input model.MilestoneInput, position *int) (*model.Journey, error) {
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.AddMilestone(ctx, t, id, toMilestoneInput(input), position)
+	})
+}
+
+func (r *mutationResolver) UpdateMilestone(ctx context.Context, journeyID string, key string, input model.UpdateMilestoneInput) (*model.Journey, error) {
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.UpdateMilestone(ctx, t, id, key, toMilestonePatch(input))
+	})
+}
+
+func (r *mutationResolver) MoveMilestone(ctx context.Context, journeyID string, key string, position int) (*model.Journey, error) {
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.MoveMilestone(ctx, t, id, key, position)
+	})
+}
+
+func (r *mutationResolver) DeleteMilestone(ctx context.Context, journeyID string, key string) (*model.Journey, error) {
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.DeleteMilestone(ctx, t, id, key)
+	})
+}
+
+func (r *mutationResolver) AddJourneyStep(ctx context.Context, journeyID string, milestoneKey string, input model.JourneyStepInput, position *int) (*model.Journey, error) {
+	in, err := toStepInput(input)
+	if err != nil {
+		return nil, err
+	}
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.AddStep(ctx, t, id, milestoneKey, in, position)
+	})
+}
+
+func (r *mutationResolver) UpdateJourneyStep(ctx context.Context, journeyID string, key string, input model.UpdateJourneyStepInput) (*model.Journey, error) {
+	patch, err := toStepPatch(input)
+	if err != nil {
+		return nil, err
+	}
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.UpdateStep(ctx, t, id, key, patch)
+	})
+}
+
+func (r *mutationResolver) MoveJourneyStep(ctx context.Context, journeyID string, key string, toMilestoneKey string, position int) (*model.Journey, error) {
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.MoveStep(ctx, t, id, key, toMilestoneKey, position)
+	})
+}
+
+func (r *mutationResolver) DeleteJourneyStep(ctx context.Context, journeyID string, key string) (*model.Journey, error) {
+	return journeyAction(ctx, journeyID, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.DeleteStep(ctx, t, id, key)
+	})
+}
+
+func (r *mutationResolver) PublishJourney(ctx context.Context, id string) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.Publish(ctx, t, id, viewerUserOrNil(ctx))
+	})
+}
+
+func (r *mutationResolver) PauseJourney(ctx context.Context, id string) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.Pause(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) ResumeJourney(ctx context.Context, id string) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.Resume(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) ArchiveJourney(ctx context.Context, id string) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.Archive(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) DiscardJourneyDraft(ctx context.Context, id string) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.DiscardDraft(ctx, t, id)
+	})
+}
+
+func (r *mutationResolver) CopyJourney(ctx context.Context, id string, name string, key *string) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.Copy(ctx, t, id, name, deref(key), viewerUserOrNil(ctx))
+	})
+}
+
 func (r *overdueCountResolver) User(ctx context.Context, obj *model.OverdueCount) (*model.User, error) {
 	return loadOptionalUser(ctx, obj.UserID)
 }
@@ -592,6 +745,17 @@ func (r *queryResolver) PreviewPlay(ctx context.Context, playID *string, definit
 	return convertOrErr(p, err, toGraphPlayPreview)
 }
 
+func (r *queryResolver) Journeys(ctx context.Context, status *model.JourneyStatus, stage *string) ([]*model.Journey, error) {
+	rows, err := r.JourneyService.List(ctx, viewer(ctx).Tenant(), toJourneyFilter(status, stage))
+	return convertAll(rows, err, toGraphJourney)
+}
+
+func (r *queryResolver) Journey(ctx context.Context, id string) (*model.Journey, error) {
+	return journeyAction(ctx, id, func(t db.Tenant, id uuid.UUID) (*db.Journey, error) {
+		return r.JourneyService.Get(ctx, t, id)
+	})
+}
+
 func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }
@@ -683,6 +847,16 @@ func (r *Resolver) ContactConnection() ContactConnectionResolver {
 
 func (r *Resolver) InAppMessage() InAppMessageResolver { return &inAppMessageResolver{r} }
 
+func (r *Resolver) Journey() JourneyResolver { return &journeyResolver{r} }
+
+func (r *Resolver) JourneyStep() JourneyStepResolver { return &journeyStepResolver{r} }
+
+func (r *Resolver) JourneyTaskAssignee() JourneyTaskAssigneeResolver {
+	return &journeyTaskAssigneeResolver{r}
+}
+
+func (r *Resolver) JourneyVersion() JourneyVersionResolver { return &journeyVersionResolver{r} }
+
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) OverdueCount() OverdueCountResolver { return &overdueCountResolver{r} }
@@ -710,22 +884,26 @@ func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 func (r *Resolver) Workspace() WorkspaceResolver { return &workspaceResolver{r} }
 
 type (
-	accountResolver           struct{ *Resolver }
-	accountConnectionResolver struct{ *Resolver }
-	contactResolver           struct{ *Resolver }
-	contactConnectionResolver struct{ *Resolver }
-	inAppMessageResolver      struct{ *Resolver }
-	mutationResolver          struct{ *Resolver }
-	overdueCountResolver      struct{ *Resolver }
-	playResolver              struct{ *Resolver }
-	playRunResolver           struct{ *Resolver }
-	playStepRunResolver       struct{ *Resolver }
-	playVersionResolver       struct{ *Resolver }
-	queryResolver             struct{ *Resolver }
-	taskResolver              struct{ *Resolver }
-	taskConnectionResolver    struct{ *Resolver }
-	teamMemberResolver        struct{ *Resolver }
-	timelineEntryResolver     struct{ *Resolver }
-	viewerResolver            struct{ *Resolver }
-	workspaceResolver         struct{ *Resolver }
+	accountResolver             struct{ *Resolver }
+	accountConnectionResolver   struct{ *Resolver }
+	contactResolver             struct{ *Resolver }
+	contactConnectionResolver   struct{ *Resolver }
+	inAppMessageResolver        struct{ *Resolver }
+	journeyResolver             struct{ *Resolver }
+	journeyStepResolver         struct{ *Resolver }
+	journeyTaskAssigneeResolver struct{ *Resolver }
+	journeyVersionResolver      struct{ *Resolver }
+	mutationResolver            struct{ *Resolver }
+	overdueCountResolver        struct{ *Resolver }
+	playResolver                struct{ *Resolver }
+	playRunResolver             struct{ *Resolver }
+	playStepRunResolver         struct{ *Resolver }
+	playVersionResolver         struct{ *Resolver }
+	queryResolver               struct{ *Resolver }
+	taskResolver                struct{ *Resolver }
+	taskConnectionResolver      struct{ *Resolver }
+	teamMemberResolver          struct{ *Resolver }
+	timelineEntryResolver       struct{ *Resolver }
+	viewerResolver              struct{ *Resolver }
+	workspaceResolver           struct{ *Resolver }
 )

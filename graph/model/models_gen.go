@@ -106,6 +106,16 @@ type CreateContactInput struct {
 	CustomAttributes JSON    `json:"customAttributes,omitempty"`
 }
 
+type CreateJourneyInput struct {
+	// Made from the name when absent.
+	Key         *string `json:"key,omitempty"`
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+	Stage       string  `json:"stage"`
+	// A whole draft definition (JSON); it may be incomplete until publishing.
+	Definition JSON `json:"definition,omitempty"`
+}
+
 type CreatePlayInput struct {
 	Name        string    `json:"name"`
 	Description *string   `json:"description,omitempty"`
@@ -146,6 +156,47 @@ type InviteUserInput struct {
 	Password string `json:"password"`
 }
 
+// A journey definition (a draft may be incomplete: no trigger, milestones without a target...).
+type JourneyDefinition struct {
+	// A play trigger of kind MANUAL, EVENT or FIELD_CHANGE, as JSON; null in a draft without one.
+	Trigger JSON `json:"trigger,omitempty"`
+	// The re-entry policy as JSON: {policy: ONCE | NOT_WHILE_ACTIVE | COOLDOWN, cooldown}.
+	Reentry JSON `json:"reentry"`
+	// An ACTIVE enrolment with no progress for this long is STALLED (e.g. 14d).
+	StallAfter string `json:"stallAfter"`
+	// Share of a milestone's target after which ON_TRACK becomes AT_RISK.
+	AtRiskShare float64      `json:"atRiskShare"`
+	Milestones  []*Milestone `json:"milestones"`
+	// The whole definition in its stored JSON form (see the README).
+	JSON JSON `json:"json"`
+}
+
+// Settings of the draft; absent fields are unchanged.
+type JourneySettingsInput struct {
+	// A play trigger (MANUAL, EVENT or FIELD_CHANGE); null removes it.
+	Trigger graphql.Omittable[JSON] `json:"trigger,omitempty"`
+	// The re-entry policy; null resets it to NOT_WHILE_ACTIVE.
+	Reentry     graphql.Omittable[JSON] `json:"reentry,omitempty"`
+	StallAfter  *string                 `json:"stallAfter,omitempty"`
+	AtRiskShare *float64                `json:"atRiskShare,omitempty"`
+}
+
+// A new step. Give the parameter of its kind only: task (TASK: title, description, assignee
+// {kind: OWNER | TEAM_ROLE | USER, teamRole, userId}, dueIn, priority), email (SEND_EMAIL), message
+// (IN_APP_MESSAGE), playId (LAUNCH_PLAY), condition (CHECKPOINT).
+type JourneyStepInput struct {
+	// Made from the task's title or the kind when absent.
+	Key  *string         `json:"key,omitempty"`
+	Kind JourneyStepKind `json:"kind"`
+	// Defaults to true for TASK and CHECKPOINT; automated steps cannot be required.
+	Required  *bool   `json:"required,omitempty"`
+	Task      JSON    `json:"task,omitempty"`
+	Email     JSON    `json:"email,omitempty"`
+	Message   JSON    `json:"message,omitempty"`
+	PlayID    *string `json:"playId,omitempty"`
+	Condition JSON    `json:"condition,omitempty"`
+}
+
 // An email kept by the dev mailbox (when no SMTP_URL is configured).
 type MailboxMessage struct {
 	ID         string    `json:"id"`
@@ -154,6 +205,32 @@ type MailboxMessage struct {
 	Subject    string    `json:"subject"`
 	TextBody   string    `json:"textBody"`
 	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+type Milestone struct {
+	// Stable across versions and copies.
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Target duration from the milestone's start (e.g. 14d); null in a draft without one.
+	TargetDuration *string `json:"targetDuration,omitempty"`
+	// Starts together with the previous milestone.
+	Parallel bool `json:"parallel"`
+	// Index of the milestone's group: the milestones of a group start together.
+	Group int `json:"group"`
+	// An ACCOUNT condition that completes the milestone once it holds.
+	CompleteWhen JSON           `json:"completeWhen,omitempty"`
+	Steps        []*JourneyStep `json:"steps"`
+}
+
+type MilestoneInput struct {
+	// Made from the name when absent.
+	Key            *string `json:"key,omitempty"`
+	Name           string  `json:"name"`
+	Description    *string `json:"description,omitempty"`
+	TargetDuration *string `json:"targetDuration,omitempty"`
+	Parallel       *bool   `json:"parallel,omitempty"`
+	CompleteWhen   JSON    `json:"completeWhen,omitempty"`
 }
 
 type Money struct {
@@ -283,6 +360,33 @@ type UpdateContactInput struct {
 	Persona          graphql.Omittable[*string] `json:"persona,omitempty"`
 	EmailOptOut      *bool                      `json:"emailOptOut,omitempty"`
 	CustomAttributes JSON                       `json:"customAttributes,omitempty"`
+}
+
+type UpdateJourneyInput struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Stage       *string `json:"stage,omitempty"`
+}
+
+// Changes to a step; task, email and message are merged key by key (a null value removes a key).
+type UpdateJourneyStepInput struct {
+	Required  *bool   `json:"required,omitempty"`
+	Task      JSON    `json:"task,omitempty"`
+	Email     JSON    `json:"email,omitempty"`
+	Message   JSON    `json:"message,omitempty"`
+	PlayID    *string `json:"playId,omitempty"`
+	Condition JSON    `json:"condition,omitempty"`
+}
+
+// Changes to a milestone; absent fields are unchanged.
+type UpdateMilestoneInput struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// An empty string removes the target (allowed in a draft).
+	TargetDuration *string `json:"targetDuration,omitempty"`
+	Parallel       *bool   `json:"parallel,omitempty"`
+	// null removes the condition.
+	CompleteWhen graphql.Omittable[JSON] `json:"completeWhen,omitempty"`
 }
 
 type UpdatePlayInput struct {
@@ -462,6 +566,129 @@ func (e *InAppMessageStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e InAppMessageStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type JourneyStatus string
+
+const (
+	JourneyStatusDraft    JourneyStatus = "DRAFT"
+	JourneyStatusActive   JourneyStatus = "ACTIVE"
+	JourneyStatusPaused   JourneyStatus = "PAUSED"
+	JourneyStatusArchived JourneyStatus = "ARCHIVED"
+)
+
+var AllJourneyStatus = []JourneyStatus{
+	JourneyStatusDraft,
+	JourneyStatusActive,
+	JourneyStatusPaused,
+	JourneyStatusArchived,
+}
+
+func (e JourneyStatus) IsValid() bool {
+	switch e {
+	case JourneyStatusDraft, JourneyStatusActive, JourneyStatusPaused, JourneyStatusArchived:
+		return true
+	}
+	return false
+}
+
+func (e JourneyStatus) String() string {
+	return string(e)
+}
+
+func (e *JourneyStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JourneyStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JourneyStatus", str)
+	}
+	return nil
+}
+
+func (e JourneyStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JourneyStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JourneyStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type JourneyStepKind string
+
+const (
+	// A task for a person, created when the milestone starts.
+	JourneyStepKindTask         JourneyStepKind = "TASK"
+	JourneyStepKindSendEmail    JourneyStepKind = "SEND_EMAIL"
+	JourneyStepKindInAppMessage JourneyStepKind = "IN_APP_MESSAGE"
+	// Launches an ACCOUNT play for the account.
+	JourneyStepKindLaunchPlay JourneyStepKind = "LAUNCH_PLAY"
+	// Done when its condition holds for the account.
+	JourneyStepKindCheckpoint JourneyStepKind = "CHECKPOINT"
+)
+
+var AllJourneyStepKind = []JourneyStepKind{
+	JourneyStepKindTask,
+	JourneyStepKindSendEmail,
+	JourneyStepKindInAppMessage,
+	JourneyStepKindLaunchPlay,
+	JourneyStepKindCheckpoint,
+}
+
+func (e JourneyStepKind) IsValid() bool {
+	switch e {
+	case JourneyStepKindTask, JourneyStepKindSendEmail, JourneyStepKindInAppMessage, JourneyStepKindLaunchPlay, JourneyStepKindCheckpoint:
+		return true
+	}
+	return false
+}
+
+func (e JourneyStepKind) String() string {
+	return string(e)
+}
+
+func (e *JourneyStepKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JourneyStepKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JourneyStepKind", str)
+	}
+	return nil
+}
+
+func (e JourneyStepKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JourneyStepKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JourneyStepKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
