@@ -75,6 +75,7 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 		Inserter:    inserter,
 		Config:      journey.EngineConfig{StatusInterval: sweep, CheckInterval: sweep},
 		Log:         logger,
+		Observe:     engine.OnJourneyEvent,
 	}
 	engine.Journeys = journeys
 	resolver.AccountService.Hooks = engine.Hooks().And(journeys.AccountHooks())
