@@ -12,6 +12,7 @@ import (
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/delivery"
+	"github.com/stewardhq/steward/journey/analytics"
 	"github.com/stewardhq/steward/play"
 	"github.com/stewardhq/steward/task"
 )
@@ -21,10 +22,11 @@ import (
 // NewResolver builds the domain services the resolvers call, on one database and clock.
 func NewResolver(b *bun.DB, authService *auth.Service, now func() time.Time) *Resolver {
 	return &Resolver{
-		AccountService: &account.Service{DB: b, Now: now},
-		AuthService:    authService,
-		TaskService:    &task.Service{DB: b, Now: now},
-		PlayService:    &play.Definitions{DB: b, Now: now},
+		AccountService:   &account.Service{DB: b, Now: now},
+		AuthService:      authService,
+		TaskService:      &task.Service{DB: b, Now: now},
+		PlayService:      &play.Definitions{DB: b, Now: now},
+		AnalyticsService: &analytics.Service{DB: b, Now: now},
 	}
 }
 
@@ -38,4 +40,6 @@ type Resolver struct {
 	PlayEngine *play.Engine
 	// Delivery reads the dev mailbox; set by server.StartQueue.
 	Delivery *delivery.Service
+	// AnalyticsService answers the journey roadblock analytics and account timelines.
+	AnalyticsService *analytics.Service
 }

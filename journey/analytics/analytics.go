@@ -315,13 +315,13 @@ func milestoneFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, na
 		       count(*) FILTER (WHERE ms.status = 'DONE') AS completed,
 		       count(*) FILTER (WHERE ms.status = 'SKIPPED') AS skipped,
 		       count(*) FILTER (WHERE ms.behind_at IS NOT NULL) AS ever_behind,
-		       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ms.completed_at - ms.started_at))
+		       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', ms.completed_at - ms.started_at))
 		           FILTER (WHERE ms.status = 'DONE') AS dur_p50,
-		       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM ms.completed_at - ms.started_at))
+		       percentile_cont(0.9) WITHIN GROUP (ORDER BY date_part('epoch', ms.completed_at - ms.started_at))
 		           FILTER (WHERE ms.status = 'DONE') AS dur_p90,
-		       percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(extract(epoch FROM ms.completed_at - ms.due_at), 0))
+		       percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(date_part('epoch', ms.completed_at - ms.due_at), 0))
 		           FILTER (WHERE ms.status = 'DONE' AND ms.due_at IS NOT NULL) AS over_p50,
-		       percentile_cont(0.9) WITHIN GROUP (ORDER BY greatest(extract(epoch FROM ms.completed_at - ms.due_at), 0))
+		       percentile_cont(0.9) WITHIN GROUP (ORDER BY greatest(date_part('epoch', ms.completed_at - ms.due_at), 0))
 		           FILTER (WHERE ms.status = 'DONE' AND ms.due_at IS NOT NULL) AS over_p90
 		FROM journey_milestone_states ms
 		WHERE `+rangeSQL("ms")+`
@@ -496,7 +496,7 @@ func cohortFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, rep *
 		       count(*) FILTER (WHERE e.status = 'ACTIVE') AS active,
 		       count(*) FILTER (WHERE e.status = 'STALLED') AS stalled,
 		       count(*) FILTER (WHERE e.status = 'CANCELLED') AS cancelled,
-		       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.completed_at - e.enrolled_at) / 86400)
+		       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', e.completed_at - e.enrolled_at) / 86400)
 		           FILTER (WHERE e.status = 'COMPLETED') AS median_days
 		FROM journey_enrollments e
 		WHERE `+rangeSQL("e")+`
