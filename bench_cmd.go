@@ -20,8 +20,8 @@ import (
 )
 
 // benchCommand runs the benchmarks of docs/benchmarks.md against DATABASE_URL or the private
-// cluster: the accounts page (--page, on by default), then the plays executor (--plays, on by
-// default). Each prints a table, then its report as JSON, on stdout; progress goes to stderr.
+// cluster: the accounts page (--page, on by default), the journey analytics (--journeys, on by
+// default), then the plays executor (--plays, on by default); --only names the ones to run. Each prints a table, then its report as JSON, on stdout; progress goes to stderr.
 // The first run for a given --accounts or --plays-accounts seeds that workspace; later runs
 // reuse it.
 func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, args []string) error {
@@ -43,11 +43,28 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 	playsEvents := fs.Duration("plays-event-duration", bench.DefaultEventDuration, "length of the latency phase")
 	playsExecMode := fs.String("plays-query-exec-mode", "", "pgx default_query_exec_mode of the plays pool (e.g. exec, simple_protocol; empty: pgx's default)")
 	playsProfile := fs.String("plays-cpuprofile", "", "write a CPU profile of the executor phase to this file")
+	journeys := fs.Bool("journeys", true, "run the journey analytics benchmark (roadblock report over --journeys-enrollments)")
+	journeysEnrollments := fs.Int("journeys-enrollments", bench.DefaultJourneyEnrollments, "enrolments of the analytics benchmark's journey (loaded once, then cached)")
+	journeysRuns := fs.Int("journeys-runs", bench.DefaultJourneyRuns, "timed calls per analytics query")
+	only := fs.String("only", "", "run only these benchmarks, comma-separated: page, plays, journeys (overrides --page, --plays, --journeys)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
+	}
+	if *only != "" {
+		sel := map[string]*bool{"page": page, "plays": plays, "journeys": journeys}
+		for _, on := range sel {
+			*on = false
+		}
+		for _, name := range strings.Split(*only, ",") {
+			on, ok := sel[strings.TrimSpace(name)]
+			if !ok {
+				return fmt.Errorf("bench: --only: unknown benchmark %q (page, plays, journeys)", name)
+			}
+			*on = true
+		}
 	}
 	keys, err := auth.LoadKeyset(cfg.JWTKeys, cfg.DataDir)
 	if err != nil {
@@ -100,6 +117,17 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 			rep, err := bench.Run(ctx, opts)
 			if err != nil {
 				return fmt.Errorf("bench: %w", err)
+			}
+			if err := printReport(rep); err != nil {
+				return err
+			}
+		}
+		if *journeys {
+			rep, err := bench.RunJourneys(ctx, bench.JourneysOptions{
+				Bun: b, Pool: pool, Enrollments: *journeysEnrollments, Runs: *journeysRuns, Progress: os.Stderr,
+			})
+			if err != nil {
+				return fmt.Errorf("bench journeys: %w", err)
 			}
 			if err := printReport(rep); err != nil {
 				return err

@@ -31,6 +31,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Account() AccountResolver
 	AccountConnection() AccountConnectionResolver
+	AccountJourneyTimeline() AccountJourneyTimelineResolver
 	Contact() ContactResolver
 	ContactConnection() ContactConnectionResolver
 	InAppMessage() InAppMessageResolver
@@ -89,6 +90,12 @@ type ComplexityRoot struct {
 	AccountEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	AccountJourneyTimeline struct {
+		Account   func(childComplexity int) int
+		Attempts  func(childComplexity int) int
+		JourneyID func(childComplexity int) int
 	}
 
 	ApiKey struct {
@@ -170,6 +177,43 @@ type ComplexityRoot struct {
 		Versions          func(childComplexity int) int
 	}
 
+	JourneyAnalytics struct {
+		AsOf                   func(childComplexity int) int
+		Cohorts                func(childComplexity int) int
+		Current                func(childComplexity int) int
+		Enrollments            func(childComplexity int) int
+		From                   func(childComplexity int) int
+		JourneyID              func(childComplexity int) int
+		Milestones             func(childComplexity int) int
+		OverdueTasksByAssignee func(childComplexity int) int
+		OverdueTasksByTeamRole func(childComplexity int) int
+		Roadblocks             func(childComplexity int) int
+		To                     func(childComplexity int) int
+		Version                func(childComplexity int) int
+	}
+
+	JourneyAttempt struct {
+		Attempt        func(childComplexity int) int
+		CancelledAt    func(childComplexity int) int
+		CompletedAt    func(childComplexity int) int
+		EnrolledAt     func(childComplexity int) int
+		EnrollmentID   func(childComplexity int) int
+		LastProgressAt func(childComplexity int) int
+		Milestones     func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Version        func(childComplexity int) int
+	}
+
+	JourneyCohort struct {
+		Active               func(childComplexity int) int
+		Cancelled            func(childComplexity int) int
+		Completed            func(childComplexity int) int
+		Enrolled             func(childComplexity int) int
+		MedianDaysToComplete func(childComplexity int) int
+		Month                func(childComplexity int) int
+		Stalled              func(childComplexity int) int
+	}
+
 	JourneyDefinition struct {
 		AtRiskShare func(childComplexity int) int
 		JSON        func(childComplexity int) int
@@ -177,6 +221,50 @@ type ComplexityRoot struct {
 		Reentry     func(childComplexity int) int
 		StallAfter  func(childComplexity int) int
 		Trigger     func(childComplexity int) int
+	}
+
+	JourneyMilestoneFigures struct {
+		BehindShare          func(childComplexity int) int
+		Completed            func(childComplexity int) int
+		Entered              func(childComplexity int) int
+		EverBehind           func(childComplexity int) int
+		Key                  func(childComplexity int) int
+		MedianOverrunSeconds func(childComplexity int) int
+		MedianSeconds        func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		P90OverrunSeconds    func(childComplexity int) int
+		P90Seconds           func(childComplexity int) int
+		Position             func(childComplexity int) int
+		Skipped              func(childComplexity int) int
+	}
+
+	JourneyMilestonePosition struct {
+		Count        func(childComplexity int) int
+		MilestoneKey func(childComplexity int) int
+		Stalled      func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
+	JourneyMilestoneProgress struct {
+		AtRiskAt    func(childComplexity int) int
+		BehindAt    func(childComplexity int) int
+		CompletedAt func(childComplexity int) int
+		DueAt       func(childComplexity int) int
+		Key         func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Position    func(childComplexity int) int
+		SkippedAt   func(childComplexity int) int
+		StartedAt   func(childComplexity int) int
+		Status      func(childComplexity int) int
+	}
+
+	JourneyRoadblock struct {
+		Behind               func(childComplexity int) int
+		MedianOverrunSeconds func(childComplexity int) int
+		MilestoneKey         func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		Stalled              func(childComplexity int) int
+		Stuck                func(childComplexity int) int
 	}
 
 	JourneyStep struct {
@@ -384,27 +472,29 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys             func(childComplexity int) int
-		Account             func(childComplexity int, id string) int
-		AccountByExternalID func(childComplexity int, externalID string) int
-		Accounts            func(childComplexity int, first *int, after *string, filter *model.AccountFilter, orderBy *model.AccountOrder) int
-		Contact             func(childComplexity int, id string) int
-		InAppMessages       func(childComplexity int, contactID string, status []model.InAppMessageStatus) int
-		Journey             func(childComplexity int, id string) int
-		Journeys            func(childComplexity int, status *model.JourneyStatus, stage *string) int
-		Mailbox             func(childComplexity int, to *string, first *int) int
-		Me                  func(childComplexity int) int
-		Node                func(childComplexity int, id string) int
-		OverdueTaskCounts   func(childComplexity int, by model.OverdueGrouping) int
-		Play                func(childComplexity int, id string) int
-		PlayRun             func(childComplexity int, id string) int
-		PlayRuns            func(childComplexity int, first *int, after *string, filter *model.PlayRunFilter) int
-		Plays               func(childComplexity int, filter *model.PlayFilter) int
-		PreviewPlay         func(childComplexity int, playID *string, definition model.JSON, scope *model.PlayScope, first *int) int
-		Task                func(childComplexity int, id string) int
-		Tasks               func(childComplexity int, first *int, after *string, filter *model.TaskFilter) int
-		TeamRoles           func(childComplexity int) int
-		Users               func(childComplexity int) int
+		APIKeys                func(childComplexity int) int
+		Account                func(childComplexity int, id string) int
+		AccountByExternalID    func(childComplexity int, externalID string) int
+		AccountJourneyTimeline func(childComplexity int, accountID string, journeyID string) int
+		Accounts               func(childComplexity int, first *int, after *string, filter *model.AccountFilter, orderBy *model.AccountOrder) int
+		Contact                func(childComplexity int, id string) int
+		InAppMessages          func(childComplexity int, contactID string, status []model.InAppMessageStatus) int
+		Journey                func(childComplexity int, id string) int
+		JourneyAnalytics       func(childComplexity int, journeyID string, version *int, from time.Time, to time.Time) int
+		Journeys               func(childComplexity int, status *model.JourneyStatus, stage *string) int
+		Mailbox                func(childComplexity int, to *string, first *int) int
+		Me                     func(childComplexity int) int
+		Node                   func(childComplexity int, id string) int
+		OverdueTaskCounts      func(childComplexity int, by model.OverdueGrouping) int
+		Play                   func(childComplexity int, id string) int
+		PlayRun                func(childComplexity int, id string) int
+		PlayRuns               func(childComplexity int, first *int, after *string, filter *model.PlayRunFilter) int
+		Plays                  func(childComplexity int, filter *model.PlayFilter) int
+		PreviewPlay            func(childComplexity int, playID *string, definition model.JSON, scope *model.PlayScope, first *int) int
+		Task                   func(childComplexity int, id string) int
+		Tasks                  func(childComplexity int, first *int, after *string, filter *model.TaskFilter) int
+		TeamRoles              func(childComplexity int) int
+		Users                  func(childComplexity int) int
 	}
 
 	RecordEventsPayload struct {
@@ -511,6 +601,9 @@ type AccountResolver interface {
 }
 type AccountConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error)
+}
+type AccountJourneyTimelineResolver interface {
+	Account(ctx context.Context, obj *model.AccountJourneyTimeline) (*model.Account, error)
 }
 type ContactResolver interface {
 	Account(ctx context.Context, obj *model.Contact) (*model.Account, error)
@@ -638,6 +731,8 @@ type QueryResolver interface {
 	PreviewPlay(ctx context.Context, playID *string, definition model.JSON, scope *model.PlayScope, first *int) (*model.PlayPreview, error)
 	Journeys(ctx context.Context, status *model.JourneyStatus, stage *string) ([]*model.Journey, error)
 	Journey(ctx context.Context, id string) (*model.Journey, error)
+	JourneyAnalytics(ctx context.Context, journeyID string, version *int, from time.Time, to time.Time) (*model.JourneyAnalytics, error)
+	AccountJourneyTimeline(ctx context.Context, accountID string, journeyID string) (*model.AccountJourneyTimeline, error)
 }
 type TaskResolver interface {
 	Account(ctx context.Context, obj *model.Task) (*model.Account, error)
@@ -842,6 +937,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountEdge.Node(childComplexity), true
+
+	case "AccountJourneyTimeline.account":
+		if e.ComplexityRoot.AccountJourneyTimeline.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountJourneyTimeline.Account(childComplexity), true
+	case "AccountJourneyTimeline.attempts":
+		if e.ComplexityRoot.AccountJourneyTimeline.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountJourneyTimeline.Attempts(childComplexity), true
+	case "AccountJourneyTimeline.journeyId":
+		if e.ComplexityRoot.AccountJourneyTimeline.JourneyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountJourneyTimeline.JourneyID(childComplexity), true
 
 	case "ApiKey.createdAt":
 		if e.ComplexityRoot.ApiKey.CreatedAt == nil {
@@ -1181,6 +1295,177 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Journey.Versions(childComplexity), true
 
+	case "JourneyAnalytics.asOf":
+		if e.ComplexityRoot.JourneyAnalytics.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.AsOf(childComplexity), true
+	case "JourneyAnalytics.cohorts":
+		if e.ComplexityRoot.JourneyAnalytics.Cohorts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.Cohorts(childComplexity), true
+	case "JourneyAnalytics.current":
+		if e.ComplexityRoot.JourneyAnalytics.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.Current(childComplexity), true
+	case "JourneyAnalytics.enrollments":
+		if e.ComplexityRoot.JourneyAnalytics.Enrollments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.Enrollments(childComplexity), true
+	case "JourneyAnalytics.from":
+		if e.ComplexityRoot.JourneyAnalytics.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.From(childComplexity), true
+	case "JourneyAnalytics.journeyId":
+		if e.ComplexityRoot.JourneyAnalytics.JourneyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.JourneyID(childComplexity), true
+	case "JourneyAnalytics.milestones":
+		if e.ComplexityRoot.JourneyAnalytics.Milestones == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.Milestones(childComplexity), true
+	case "JourneyAnalytics.overdueTasksByAssignee":
+		if e.ComplexityRoot.JourneyAnalytics.OverdueTasksByAssignee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.OverdueTasksByAssignee(childComplexity), true
+	case "JourneyAnalytics.overdueTasksByTeamRole":
+		if e.ComplexityRoot.JourneyAnalytics.OverdueTasksByTeamRole == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.OverdueTasksByTeamRole(childComplexity), true
+	case "JourneyAnalytics.roadblocks":
+		if e.ComplexityRoot.JourneyAnalytics.Roadblocks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.Roadblocks(childComplexity), true
+	case "JourneyAnalytics.to":
+		if e.ComplexityRoot.JourneyAnalytics.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.To(childComplexity), true
+	case "JourneyAnalytics.version":
+		if e.ComplexityRoot.JourneyAnalytics.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAnalytics.Version(childComplexity), true
+
+	case "JourneyAttempt.attempt":
+		if e.ComplexityRoot.JourneyAttempt.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.Attempt(childComplexity), true
+	case "JourneyAttempt.cancelledAt":
+		if e.ComplexityRoot.JourneyAttempt.CancelledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.CancelledAt(childComplexity), true
+	case "JourneyAttempt.completedAt":
+		if e.ComplexityRoot.JourneyAttempt.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.CompletedAt(childComplexity), true
+	case "JourneyAttempt.enrolledAt":
+		if e.ComplexityRoot.JourneyAttempt.EnrolledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.EnrolledAt(childComplexity), true
+	case "JourneyAttempt.enrollmentId":
+		if e.ComplexityRoot.JourneyAttempt.EnrollmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.EnrollmentID(childComplexity), true
+	case "JourneyAttempt.lastProgressAt":
+		if e.ComplexityRoot.JourneyAttempt.LastProgressAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.LastProgressAt(childComplexity), true
+	case "JourneyAttempt.milestones":
+		if e.ComplexityRoot.JourneyAttempt.Milestones == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.Milestones(childComplexity), true
+	case "JourneyAttempt.status":
+		if e.ComplexityRoot.JourneyAttempt.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.Status(childComplexity), true
+	case "JourneyAttempt.version":
+		if e.ComplexityRoot.JourneyAttempt.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyAttempt.Version(childComplexity), true
+
+	case "JourneyCohort.active":
+		if e.ComplexityRoot.JourneyCohort.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyCohort.Active(childComplexity), true
+	case "JourneyCohort.cancelled":
+		if e.ComplexityRoot.JourneyCohort.Cancelled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyCohort.Cancelled(childComplexity), true
+	case "JourneyCohort.completed":
+		if e.ComplexityRoot.JourneyCohort.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyCohort.Completed(childComplexity), true
+	case "JourneyCohort.enrolled":
+		if e.ComplexityRoot.JourneyCohort.Enrolled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyCohort.Enrolled(childComplexity), true
+	case "JourneyCohort.medianDaysToComplete":
+		if e.ComplexityRoot.JourneyCohort.MedianDaysToComplete == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyCohort.MedianDaysToComplete(childComplexity), true
+	case "JourneyCohort.month":
+		if e.ComplexityRoot.JourneyCohort.Month == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyCohort.Month(childComplexity), true
+	case "JourneyCohort.stalled":
+		if e.ComplexityRoot.JourneyCohort.Stalled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyCohort.Stalled(childComplexity), true
+
 	case "JourneyDefinition.atRiskShare":
 		if e.ComplexityRoot.JourneyDefinition.AtRiskShare == nil {
 			break
@@ -1217,6 +1502,202 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JourneyDefinition.Trigger(childComplexity), true
+
+	case "JourneyMilestoneFigures.behindShare":
+		if e.ComplexityRoot.JourneyMilestoneFigures.BehindShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.BehindShare(childComplexity), true
+	case "JourneyMilestoneFigures.completed":
+		if e.ComplexityRoot.JourneyMilestoneFigures.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.Completed(childComplexity), true
+	case "JourneyMilestoneFigures.entered":
+		if e.ComplexityRoot.JourneyMilestoneFigures.Entered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.Entered(childComplexity), true
+	case "JourneyMilestoneFigures.everBehind":
+		if e.ComplexityRoot.JourneyMilestoneFigures.EverBehind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.EverBehind(childComplexity), true
+	case "JourneyMilestoneFigures.key":
+		if e.ComplexityRoot.JourneyMilestoneFigures.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.Key(childComplexity), true
+	case "JourneyMilestoneFigures.medianOverrunSeconds":
+		if e.ComplexityRoot.JourneyMilestoneFigures.MedianOverrunSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.MedianOverrunSeconds(childComplexity), true
+	case "JourneyMilestoneFigures.medianSeconds":
+		if e.ComplexityRoot.JourneyMilestoneFigures.MedianSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.MedianSeconds(childComplexity), true
+	case "JourneyMilestoneFigures.name":
+		if e.ComplexityRoot.JourneyMilestoneFigures.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.Name(childComplexity), true
+	case "JourneyMilestoneFigures.p90OverrunSeconds":
+		if e.ComplexityRoot.JourneyMilestoneFigures.P90OverrunSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.P90OverrunSeconds(childComplexity), true
+	case "JourneyMilestoneFigures.p90Seconds":
+		if e.ComplexityRoot.JourneyMilestoneFigures.P90Seconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.P90Seconds(childComplexity), true
+	case "JourneyMilestoneFigures.position":
+		if e.ComplexityRoot.JourneyMilestoneFigures.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.Position(childComplexity), true
+	case "JourneyMilestoneFigures.skipped":
+		if e.ComplexityRoot.JourneyMilestoneFigures.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneFigures.Skipped(childComplexity), true
+
+	case "JourneyMilestonePosition.count":
+		if e.ComplexityRoot.JourneyMilestonePosition.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestonePosition.Count(childComplexity), true
+	case "JourneyMilestonePosition.milestoneKey":
+		if e.ComplexityRoot.JourneyMilestonePosition.MilestoneKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestonePosition.MilestoneKey(childComplexity), true
+	case "JourneyMilestonePosition.stalled":
+		if e.ComplexityRoot.JourneyMilestonePosition.Stalled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestonePosition.Stalled(childComplexity), true
+	case "JourneyMilestonePosition.status":
+		if e.ComplexityRoot.JourneyMilestonePosition.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestonePosition.Status(childComplexity), true
+
+	case "JourneyMilestoneProgress.atRiskAt":
+		if e.ComplexityRoot.JourneyMilestoneProgress.AtRiskAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.AtRiskAt(childComplexity), true
+	case "JourneyMilestoneProgress.behindAt":
+		if e.ComplexityRoot.JourneyMilestoneProgress.BehindAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.BehindAt(childComplexity), true
+	case "JourneyMilestoneProgress.completedAt":
+		if e.ComplexityRoot.JourneyMilestoneProgress.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.CompletedAt(childComplexity), true
+	case "JourneyMilestoneProgress.dueAt":
+		if e.ComplexityRoot.JourneyMilestoneProgress.DueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.DueAt(childComplexity), true
+	case "JourneyMilestoneProgress.key":
+		if e.ComplexityRoot.JourneyMilestoneProgress.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.Key(childComplexity), true
+	case "JourneyMilestoneProgress.name":
+		if e.ComplexityRoot.JourneyMilestoneProgress.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.Name(childComplexity), true
+	case "JourneyMilestoneProgress.position":
+		if e.ComplexityRoot.JourneyMilestoneProgress.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.Position(childComplexity), true
+	case "JourneyMilestoneProgress.skippedAt":
+		if e.ComplexityRoot.JourneyMilestoneProgress.SkippedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.SkippedAt(childComplexity), true
+	case "JourneyMilestoneProgress.startedAt":
+		if e.ComplexityRoot.JourneyMilestoneProgress.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.StartedAt(childComplexity), true
+	case "JourneyMilestoneProgress.status":
+		if e.ComplexityRoot.JourneyMilestoneProgress.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyMilestoneProgress.Status(childComplexity), true
+
+	case "JourneyRoadblock.behind":
+		if e.ComplexityRoot.JourneyRoadblock.Behind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyRoadblock.Behind(childComplexity), true
+	case "JourneyRoadblock.medianOverrunSeconds":
+		if e.ComplexityRoot.JourneyRoadblock.MedianOverrunSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyRoadblock.MedianOverrunSeconds(childComplexity), true
+	case "JourneyRoadblock.milestoneKey":
+		if e.ComplexityRoot.JourneyRoadblock.MilestoneKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyRoadblock.MilestoneKey(childComplexity), true
+	case "JourneyRoadblock.name":
+		if e.ComplexityRoot.JourneyRoadblock.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyRoadblock.Name(childComplexity), true
+	case "JourneyRoadblock.stalled":
+		if e.ComplexityRoot.JourneyRoadblock.Stalled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyRoadblock.Stalled(childComplexity), true
+	case "JourneyRoadblock.stuck":
+		if e.ComplexityRoot.JourneyRoadblock.Stuck == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyRoadblock.Stuck(childComplexity), true
 
 	case "JourneyStep.assignee":
 		if e.ComplexityRoot.JourneyStep.Assignee == nil {
@@ -2429,6 +2910,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AccountByExternalID(childComplexity, args["externalId"].(string)), true
+	case "Query.accountJourneyTimeline":
+		if e.ComplexityRoot.Query.AccountJourneyTimeline == nil {
+			break
+		}
+
+		args, err := ec.field_Query_accountJourneyTimeline_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AccountJourneyTimeline(childComplexity, args["accountId"].(string), args["journeyId"].(string)), true
 	case "Query.accounts":
 		if e.ComplexityRoot.Query.Accounts == nil {
 			break
@@ -2474,6 +2966,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Journey(childComplexity, args["id"].(string)), true
+	case "Query.journeyAnalytics":
+		if e.ComplexityRoot.Query.JourneyAnalytics == nil {
+			break
+		}
+
+		args, err := ec.field_Query_journeyAnalytics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.JourneyAnalytics(childComplexity, args["journeyId"].(string), args["version"].(*int), args["from"].(time.Time), args["to"].(time.Time)), true
 	case "Query.journeys":
 		if e.ComplexityRoot.Query.Journeys == nil {
 			break
@@ -4003,6 +4506,132 @@ extend type Mutation {
 
 # ---- Journeys: roadblock analytics ----
 
+"""
+Where accounts get stuck in one journey (one version or all), over the enrolments made in
+[from, to). Counts are of enrolments (an account enrolled twice counts twice); durations are
+exact percentiles over the completed milestones, in seconds.
+"""
+type JourneyAnalytics {
+  journeyId: ID!
+  "The version the figures are restricted to; null: all versions."
+  version: Int
+  from: Time!
+  to: Time!
+  "The moment overdue tasks are judged at."
+  asOf: Time!
+  "Enrolments made in the range."
+  enrollments: Int!
+  "Funnel, behind share and time in milestone, in the order of the latest version that has each."
+  milestones: [JourneyMilestoneFigures!]!
+  "Where live (ACTIVE or STALLED) enrolments are now: started, unfinished milestones by status."
+  current: [JourneyMilestonePosition!]!
+  "Open tasks due before now created by these enrolments' steps, by team role (null: none)."
+  overdueTasksByTeamRole: [OverdueCount!]!
+  "The same tasks by assignee (null: unassigned)."
+  overdueTasksByAssignee: [OverdueCount!]!
+  "Milestones where live enrolments are stuck (behind or stalled), most first, then by median overrun."
+  roadblocks: [JourneyRoadblock!]!
+  "Enrolments by month of enrolment (UTC), oldest first."
+  cohorts: [JourneyCohort!]!
+}
+
+type JourneyMilestoneFigures {
+  key: String!
+  name: String!
+  position: Int!
+  "Enrolments that started the milestone."
+  entered: Int!
+  "Enrolments where it is DONE."
+  completed: Int!
+  skipped: Int!
+  "Enrolments where it went past its target at some point."
+  everBehind: Int!
+  "everBehind / entered (0 when nobody entered)."
+  behindShare: Float!
+  "Time from start to completion of the completed ones (null: none completed)."
+  medianSeconds: Float
+  p90Seconds: Float
+  "How far past the target they completed (completedAt - dueAt, 0 when on time)."
+  medianOverrunSeconds: Float
+  p90OverrunSeconds: Float
+}
+
+type JourneyMilestonePosition {
+  milestoneKey: String!
+  "ON_TRACK, AT_RISK or BEHIND."
+  status: String!
+  count: Int!
+  "How many of them belong to STALLED enrolments."
+  stalled: Int!
+}
+
+type JourneyRoadblock {
+  milestoneKey: String!
+  name: String!
+  "Live enrolments whose milestone is BEHIND."
+  behind: Int!
+  "STALLED enrolments in this milestone."
+  stalled: Int!
+  "Enrolments that are behind or stalled here, each once: the ranking key."
+  stuck: Int!
+  medianOverrunSeconds: Float
+}
+
+type JourneyCohort {
+  "The first day of the month (UTC)."
+  month: Date!
+  enrolled: Int!
+  completed: Int!
+  active: Int!
+  stalled: Int!
+  cancelled: Int!
+  "Median of completedAt - enrolledAt over the completed enrolments (null: none)."
+  medianDaysToComplete: Float
+}
+
+"One account's progress in one journey: every attempt, oldest first."
+type AccountJourneyTimeline {
+  account: Account!
+  journeyId: ID!
+  attempts: [JourneyAttempt!]!
+}
+
+type JourneyAttempt {
+  enrollmentId: ID!
+  "1 for the first attempt; a restart (relaunch) is the next."
+  attempt: Int!
+  version: Int!
+  "ACTIVE, COMPLETED, CANCELLED or STALLED."
+  status: String!
+  enrolledAt: Time!
+  lastProgressAt: Time!
+  completedAt: Time
+  cancelledAt: Time
+  milestones: [JourneyMilestoneProgress!]!
+}
+
+type JourneyMilestoneProgress {
+  key: String!
+  name: String!
+  position: Int!
+  "NOT_STARTED, ON_TRACK, AT_RISK, BEHIND, DONE or SKIPPED."
+  status: String!
+  startedAt: Time
+  dueAt: Time
+  atRiskAt: Time
+  behindAt: Time
+  completedAt: Time
+  skippedAt: Time
+}
+
+extend type Query {
+  "Roadblock analytics of a journey over enrolments made in [from, to) (at most 1,098 days)."
+  journeyAnalytics(journeyId: ID!, version: Int, from: Time!, to: Time!): JourneyAnalytics! @auth(role: CSM, scope: READ)
+  "One account's progress in a journey, as a timeline of its attempts."
+  accountJourneyTimeline(accountId: ID!, journeyId: ID!): AccountJourneyTimeline! @auth(role: CSM, scope: READ)
+}
+
+
 # ---- end of journeys: analytics ----
 
 # ---- Live feeds: subscriptions ----
@@ -4080,6 +4709,18 @@ func (ec *executionContext) childFields_AccountEdge(ctx context.Context, field g
 		return ec.fieldContext_AccountEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AccountJourneyTimeline(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "account":
+		return ec.fieldContext_AccountJourneyTimeline_account(ctx, field)
+	case "journeyId":
+		return ec.fieldContext_AccountJourneyTimeline_journeyId(ctx, field)
+	case "attempts":
+		return ec.fieldContext_AccountJourneyTimeline_attempts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountJourneyTimeline", field.Name)
 }
 
 func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4240,6 +4881,80 @@ func (ec *executionContext) childFields_Journey(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Journey", field.Name)
 }
 
+func (ec *executionContext) childFields_JourneyAnalytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "journeyId":
+		return ec.fieldContext_JourneyAnalytics_journeyId(ctx, field)
+	case "version":
+		return ec.fieldContext_JourneyAnalytics_version(ctx, field)
+	case "from":
+		return ec.fieldContext_JourneyAnalytics_from(ctx, field)
+	case "to":
+		return ec.fieldContext_JourneyAnalytics_to(ctx, field)
+	case "asOf":
+		return ec.fieldContext_JourneyAnalytics_asOf(ctx, field)
+	case "enrollments":
+		return ec.fieldContext_JourneyAnalytics_enrollments(ctx, field)
+	case "milestones":
+		return ec.fieldContext_JourneyAnalytics_milestones(ctx, field)
+	case "current":
+		return ec.fieldContext_JourneyAnalytics_current(ctx, field)
+	case "overdueTasksByTeamRole":
+		return ec.fieldContext_JourneyAnalytics_overdueTasksByTeamRole(ctx, field)
+	case "overdueTasksByAssignee":
+		return ec.fieldContext_JourneyAnalytics_overdueTasksByAssignee(ctx, field)
+	case "roadblocks":
+		return ec.fieldContext_JourneyAnalytics_roadblocks(ctx, field)
+	case "cohorts":
+		return ec.fieldContext_JourneyAnalytics_cohorts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyAnalytics", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enrollmentId":
+		return ec.fieldContext_JourneyAttempt_enrollmentId(ctx, field)
+	case "attempt":
+		return ec.fieldContext_JourneyAttempt_attempt(ctx, field)
+	case "version":
+		return ec.fieldContext_JourneyAttempt_version(ctx, field)
+	case "status":
+		return ec.fieldContext_JourneyAttempt_status(ctx, field)
+	case "enrolledAt":
+		return ec.fieldContext_JourneyAttempt_enrolledAt(ctx, field)
+	case "lastProgressAt":
+		return ec.fieldContext_JourneyAttempt_lastProgressAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_JourneyAttempt_completedAt(ctx, field)
+	case "cancelledAt":
+		return ec.fieldContext_JourneyAttempt_cancelledAt(ctx, field)
+	case "milestones":
+		return ec.fieldContext_JourneyAttempt_milestones(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyAttempt", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyCohort(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "month":
+		return ec.fieldContext_JourneyCohort_month(ctx, field)
+	case "enrolled":
+		return ec.fieldContext_JourneyCohort_enrolled(ctx, field)
+	case "completed":
+		return ec.fieldContext_JourneyCohort_completed(ctx, field)
+	case "active":
+		return ec.fieldContext_JourneyCohort_active(ctx, field)
+	case "stalled":
+		return ec.fieldContext_JourneyCohort_stalled(ctx, field)
+	case "cancelled":
+		return ec.fieldContext_JourneyCohort_cancelled(ctx, field)
+	case "medianDaysToComplete":
+		return ec.fieldContext_JourneyCohort_medianDaysToComplete(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyCohort", field.Name)
+}
+
 func (ec *executionContext) childFields_JourneyDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "trigger":
@@ -4256,6 +4971,94 @@ func (ec *executionContext) childFields_JourneyDefinition(ctx context.Context, f
 		return ec.fieldContext_JourneyDefinition_json(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JourneyDefinition", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyMilestoneFigures(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_JourneyMilestoneFigures_key(ctx, field)
+	case "name":
+		return ec.fieldContext_JourneyMilestoneFigures_name(ctx, field)
+	case "position":
+		return ec.fieldContext_JourneyMilestoneFigures_position(ctx, field)
+	case "entered":
+		return ec.fieldContext_JourneyMilestoneFigures_entered(ctx, field)
+	case "completed":
+		return ec.fieldContext_JourneyMilestoneFigures_completed(ctx, field)
+	case "skipped":
+		return ec.fieldContext_JourneyMilestoneFigures_skipped(ctx, field)
+	case "everBehind":
+		return ec.fieldContext_JourneyMilestoneFigures_everBehind(ctx, field)
+	case "behindShare":
+		return ec.fieldContext_JourneyMilestoneFigures_behindShare(ctx, field)
+	case "medianSeconds":
+		return ec.fieldContext_JourneyMilestoneFigures_medianSeconds(ctx, field)
+	case "p90Seconds":
+		return ec.fieldContext_JourneyMilestoneFigures_p90Seconds(ctx, field)
+	case "medianOverrunSeconds":
+		return ec.fieldContext_JourneyMilestoneFigures_medianOverrunSeconds(ctx, field)
+	case "p90OverrunSeconds":
+		return ec.fieldContext_JourneyMilestoneFigures_p90OverrunSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyMilestoneFigures", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyMilestonePosition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "milestoneKey":
+		return ec.fieldContext_JourneyMilestonePosition_milestoneKey(ctx, field)
+	case "status":
+		return ec.fieldContext_JourneyMilestonePosition_status(ctx, field)
+	case "count":
+		return ec.fieldContext_JourneyMilestonePosition_count(ctx, field)
+	case "stalled":
+		return ec.fieldContext_JourneyMilestonePosition_stalled(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyMilestonePosition", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyMilestoneProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_JourneyMilestoneProgress_key(ctx, field)
+	case "name":
+		return ec.fieldContext_JourneyMilestoneProgress_name(ctx, field)
+	case "position":
+		return ec.fieldContext_JourneyMilestoneProgress_position(ctx, field)
+	case "status":
+		return ec.fieldContext_JourneyMilestoneProgress_status(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_JourneyMilestoneProgress_startedAt(ctx, field)
+	case "dueAt":
+		return ec.fieldContext_JourneyMilestoneProgress_dueAt(ctx, field)
+	case "atRiskAt":
+		return ec.fieldContext_JourneyMilestoneProgress_atRiskAt(ctx, field)
+	case "behindAt":
+		return ec.fieldContext_JourneyMilestoneProgress_behindAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_JourneyMilestoneProgress_completedAt(ctx, field)
+	case "skippedAt":
+		return ec.fieldContext_JourneyMilestoneProgress_skippedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyMilestoneProgress", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyRoadblock(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "milestoneKey":
+		return ec.fieldContext_JourneyRoadblock_milestoneKey(ctx, field)
+	case "name":
+		return ec.fieldContext_JourneyRoadblock_name(ctx, field)
+	case "behind":
+		return ec.fieldContext_JourneyRoadblock_behind(ctx, field)
+	case "stalled":
+		return ec.fieldContext_JourneyRoadblock_stalled(ctx, field)
+	case "stuck":
+		return ec.fieldContext_JourneyRoadblock_stuck(ctx, field)
+	case "medianOverrunSeconds":
+		return ec.fieldContext_JourneyRoadblock_medianOverrunSeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyRoadblock", field.Name)
 }
 
 func (ec *executionContext) childFields_JourneyStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5950,6 +6753,28 @@ func (ec *executionContext) field_Query_accountByExternalId_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_accountJourneyTimeline_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_account_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6035,6 +6860,44 @@ func (ec *executionContext) field_Query_inAppMessages_args(ctx context.Context, 
 		return nil, err
 	}
 	args["status"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_journeyAnalytics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
 	return args, nil
 }
 
@@ -6995,6 +7858,93 @@ func (ec *executionContext) fieldContext_AccountEdge_node(_ context.Context, fie
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountJourneyTimeline_account(ctx context.Context, field graphql.CollectedField, obj *model.AccountJourneyTimeline) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountJourneyTimeline_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccountJourneyTimeline().Account(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountJourneyTimeline_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountJourneyTimeline",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountJourneyTimeline_journeyId(ctx context.Context, field graphql.CollectedField, obj *model.AccountJourneyTimeline) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountJourneyTimeline_journeyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JourneyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountJourneyTimeline_journeyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountJourneyTimeline", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AccountJourneyTimeline_attempts(ctx context.Context, field graphql.CollectedField, obj *model.AccountJourneyTimeline) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountJourneyTimeline_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyAttempt) graphql.Marshaler {
+			return ec.marshalNJourneyAttempt2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyAttemptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountJourneyTimeline_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountJourneyTimeline",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyAttempt(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8373,6 +9323,713 @@ func (ec *executionContext) fieldContext_Journey_archivedAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("Journey", field, false, false, "Time")
 }
 
+func (ec *executionContext) _JourneyAnalytics_journeyId(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_journeyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JourneyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_journeyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAnalytics", field, false, false, "ID")
+}
+
+func (ec *executionContext) _JourneyAnalytics_version(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAnalytics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyAnalytics_from(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAnalytics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyAnalytics_to(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAnalytics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyAnalytics_asOf(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAnalytics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyAnalytics_enrollments(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_enrollments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enrollments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_enrollments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAnalytics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyAnalytics_milestones(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_milestones(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Milestones, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyMilestoneFigures) graphql.Marshaler {
+			return ec.marshalNJourneyMilestoneFigures2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneFiguresᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_milestones(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyAnalytics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyMilestoneFigures(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyAnalytics_current(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_current(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Current, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyMilestonePosition) graphql.Marshaler {
+			return ec.marshalNJourneyMilestonePosition2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestonePositionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyAnalytics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyMilestonePosition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyAnalytics_overdueTasksByTeamRole(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_overdueTasksByTeamRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OverdueTasksByTeamRole, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.OverdueCount) graphql.Marshaler {
+			return ec.marshalNOverdueCount2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐOverdueCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_overdueTasksByTeamRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyAnalytics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OverdueCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyAnalytics_overdueTasksByAssignee(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_overdueTasksByAssignee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OverdueTasksByAssignee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.OverdueCount) graphql.Marshaler {
+			return ec.marshalNOverdueCount2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐOverdueCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_overdueTasksByAssignee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyAnalytics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OverdueCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyAnalytics_roadblocks(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_roadblocks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Roadblocks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyRoadblock) graphql.Marshaler {
+			return ec.marshalNJourneyRoadblock2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyRoadblockᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_roadblocks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyAnalytics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyRoadblock(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyAnalytics_cohorts(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAnalytics_cohorts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cohorts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyCohort) graphql.Marshaler {
+			return ec.marshalNJourneyCohort2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyCohortᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAnalytics_cohorts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyAnalytics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyCohort(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyAttempt_enrollmentId(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_enrollmentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnrollmentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_enrollmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "ID")
+}
+
+func (ec *executionContext) _JourneyAttempt_attempt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_attempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyAttempt_version(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyAttempt_status(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyAttempt_enrolledAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_enrolledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnrolledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_enrolledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyAttempt_lastProgressAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_lastProgressAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastProgressAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_lastProgressAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyAttempt_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyAttempt_cancelledAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_cancelledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_cancelledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyAttempt_milestones(ctx context.Context, field graphql.CollectedField, obj *model.JourneyAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyAttempt_milestones(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Milestones, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyMilestoneProgress) graphql.Marshaler {
+			return ec.marshalNJourneyMilestoneProgress2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneProgressᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyAttempt_milestones(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyAttempt",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyMilestoneProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyCohort_month(ctx context.Context, field graphql.CollectedField, obj *model.JourneyCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyCohort_month(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Month, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyCohort_month(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyCohort", field, false, false, "Date")
+}
+
+func (ec *executionContext) _JourneyCohort_enrolled(ctx context.Context, field graphql.CollectedField, obj *model.JourneyCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyCohort_enrolled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enrolled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyCohort_enrolled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyCohort_completed(ctx context.Context, field graphql.CollectedField, obj *model.JourneyCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyCohort_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyCohort_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyCohort_active(ctx context.Context, field graphql.CollectedField, obj *model.JourneyCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyCohort_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyCohort_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyCohort_stalled(ctx context.Context, field graphql.CollectedField, obj *model.JourneyCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyCohort_stalled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stalled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyCohort_stalled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyCohort_cancelled(ctx context.Context, field graphql.CollectedField, obj *model.JourneyCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyCohort_cancelled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cancelled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyCohort_cancelled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyCohort_medianDaysToComplete(ctx context.Context, field graphql.CollectedField, obj *model.JourneyCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyCohort_medianDaysToComplete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianDaysToComplete, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyCohort_medianDaysToComplete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyCohort", field, false, false, "Float")
+}
+
 func (ec *executionContext) _JourneyDefinition_trigger(ctx context.Context, field graphql.CollectedField, obj *model.JourneyDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8518,6 +10175,742 @@ func (ec *executionContext) _JourneyDefinition_json(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_JourneyDefinition_json(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JourneyDefinition", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_key(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_name(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_position(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_entered(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_entered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_entered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_completed(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_skipped(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_everBehind(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_everBehind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EverBehind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_everBehind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_behindShare(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_behindShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BehindShare, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_behindShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Float")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_medianSeconds(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_medianSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_medianSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Float")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_p90Seconds(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_p90Seconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90Seconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_p90Seconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Float")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_medianOverrunSeconds(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_medianOverrunSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianOverrunSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_medianOverrunSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Float")
+}
+
+func (ec *executionContext) _JourneyMilestoneFigures_p90OverrunSeconds(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneFigures_p90OverrunSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90OverrunSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneFigures_p90OverrunSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneFigures", field, false, false, "Float")
+}
+
+func (ec *executionContext) _JourneyMilestonePosition_milestoneKey(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestonePosition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestonePosition_milestoneKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MilestoneKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestonePosition_milestoneKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestonePosition", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyMilestonePosition_status(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestonePosition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestonePosition_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestonePosition_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestonePosition", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyMilestonePosition_count(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestonePosition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestonePosition_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestonePosition_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestonePosition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestonePosition_stalled(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestonePosition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestonePosition_stalled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stalled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestonePosition_stalled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestonePosition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_key(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_name(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_position(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_status(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_dueAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_dueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_dueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_atRiskAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_atRiskAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AtRiskAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_atRiskAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_behindAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_behindAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BehindAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_behindAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyMilestoneProgress_skippedAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyMilestoneProgress_skippedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyMilestoneProgress_skippedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyMilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyRoadblock_milestoneKey(ctx context.Context, field graphql.CollectedField, obj *model.JourneyRoadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyRoadblock_milestoneKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MilestoneKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyRoadblock_milestoneKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyRoadblock", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyRoadblock_name(ctx context.Context, field graphql.CollectedField, obj *model.JourneyRoadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyRoadblock_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyRoadblock_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyRoadblock", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyRoadblock_behind(ctx context.Context, field graphql.CollectedField, obj *model.JourneyRoadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyRoadblock_behind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Behind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyRoadblock_behind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyRoadblock", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyRoadblock_stalled(ctx context.Context, field graphql.CollectedField, obj *model.JourneyRoadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyRoadblock_stalled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stalled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyRoadblock_stalled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyRoadblock", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyRoadblock_stuck(ctx context.Context, field graphql.CollectedField, obj *model.JourneyRoadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyRoadblock_stuck(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stuck, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyRoadblock_stuck(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyRoadblock", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyRoadblock_medianOverrunSeconds(ctx context.Context, field graphql.CollectedField, obj *model.JourneyRoadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyRoadblock_medianOverrunSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianOverrunSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyRoadblock_medianOverrunSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyRoadblock", field, false, false, "Float")
 }
 
 func (ec *executionContext) _JourneyStep_key(ctx context.Context, field graphql.CollectedField, obj *model.JourneyStep) (ret graphql.Marshaler) {
@@ -15764,6 +18157,140 @@ func (ec *executionContext) fieldContext_Query_journey(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_journeyAnalytics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_journeyAnalytics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().JourneyAnalytics(ctx, fc.Args["journeyId"].(string), fc.Args["version"].(*int), fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.JourneyAnalytics
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.JourneyAnalytics
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyAnalytics
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyAnalytics) graphql.Marshaler {
+			return ec.marshalNJourneyAnalytics2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyAnalytics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_journeyAnalytics(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyAnalytics(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_journeyAnalytics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_accountJourneyTimeline(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_accountJourneyTimeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AccountJourneyTimeline(ctx, fc.Args["accountId"].(string), fc.Args["journeyId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.AccountJourneyTimeline
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.AccountJourneyTimeline
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.AccountJourneyTimeline
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountJourneyTimeline) graphql.Marshaler {
+			return ec.marshalNAccountJourneyTimeline2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountJourneyTimeline(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_accountJourneyTimeline(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountJourneyTimeline(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_accountJourneyTimeline_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20475,6 +23002,50 @@ func (ec *executionContext) _AccountEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var accountJourneyTimelineImplementors = []string{"AccountJourneyTimeline"}
+
+func (ec *executionContext) _AccountJourneyTimeline(ctx context.Context, sel ast.SelectionSet, obj *model.AccountJourneyTimeline) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountJourneyTimelineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountJourneyTimeline")
+		case "account":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AccountJourneyTimeline_account(ctx, field, obj)
+				})
+		case "journeyId":
+			out.Values[i] = ec._AccountJourneyTimeline_journeyId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._AccountJourneyTimeline_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var apiKeyImplementors = []string{"ApiKey", "Node"}
 
 func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *model.APIKey) graphql.Marshaler {
@@ -20982,6 +23553,230 @@ func (ec *executionContext) _Journey(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var journeyAnalyticsImplementors = []string{"JourneyAnalytics"}
+
+func (ec *executionContext) _JourneyAnalytics(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyAnalytics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyAnalyticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyAnalytics")
+		case "journeyId":
+			out.Values[i] = ec._JourneyAnalytics_journeyId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._JourneyAnalytics_version(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._JourneyAnalytics_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._JourneyAnalytics_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._JourneyAnalytics_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enrollments":
+			out.Values[i] = ec._JourneyAnalytics_enrollments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "milestones":
+			out.Values[i] = ec._JourneyAnalytics_milestones(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "current":
+			out.Values[i] = ec._JourneyAnalytics_current(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overdueTasksByTeamRole":
+			out.Values[i] = ec._JourneyAnalytics_overdueTasksByTeamRole(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overdueTasksByAssignee":
+			out.Values[i] = ec._JourneyAnalytics_overdueTasksByAssignee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roadblocks":
+			out.Values[i] = ec._JourneyAnalytics_roadblocks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cohorts":
+			out.Values[i] = ec._JourneyAnalytics_cohorts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyAttemptImplementors = []string{"JourneyAttempt"}
+
+func (ec *executionContext) _JourneyAttempt(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyAttempt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyAttemptImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyAttempt")
+		case "enrollmentId":
+			out.Values[i] = ec._JourneyAttempt_enrollmentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempt":
+			out.Values[i] = ec._JourneyAttempt_attempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._JourneyAttempt_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._JourneyAttempt_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enrolledAt":
+			out.Values[i] = ec._JourneyAttempt_enrolledAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastProgressAt":
+			out.Values[i] = ec._JourneyAttempt_lastProgressAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completedAt":
+			out.Values[i] = ec._JourneyAttempt_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cancelledAt":
+			out.Values[i] = ec._JourneyAttempt_cancelledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "milestones":
+			out.Values[i] = ec._JourneyAttempt_milestones(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyCohortImplementors = []string{"JourneyCohort"}
+
+func (ec *executionContext) _JourneyCohort(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyCohort) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyCohortImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyCohort")
+		case "month":
+			out.Values[i] = ec._JourneyCohort_month(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enrolled":
+			out.Values[i] = ec._JourneyCohort_enrolled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._JourneyCohort_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "active":
+			out.Values[i] = ec._JourneyCohort_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stalled":
+			out.Values[i] = ec._JourneyCohort_stalled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelled":
+			out.Values[i] = ec._JourneyCohort_cancelled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianDaysToComplete":
+			out.Values[i] = ec._JourneyCohort_medianDaysToComplete(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var journeyDefinitionImplementors = []string{"JourneyDefinition"}
 
 func (ec *executionContext) _JourneyDefinition(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyDefinition) graphql.Marshaler {
@@ -21021,6 +23816,278 @@ func (ec *executionContext) _JourneyDefinition(ctx context.Context, sel ast.Sele
 		case "json":
 			out.Values[i] = ec._JourneyDefinition_json(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyMilestoneFiguresImplementors = []string{"JourneyMilestoneFigures"}
+
+func (ec *executionContext) _JourneyMilestoneFigures(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyMilestoneFigures) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyMilestoneFiguresImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyMilestoneFigures")
+		case "key":
+			out.Values[i] = ec._JourneyMilestoneFigures_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._JourneyMilestoneFigures_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._JourneyMilestoneFigures_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entered":
+			out.Values[i] = ec._JourneyMilestoneFigures_entered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._JourneyMilestoneFigures_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._JourneyMilestoneFigures_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "everBehind":
+			out.Values[i] = ec._JourneyMilestoneFigures_everBehind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "behindShare":
+			out.Values[i] = ec._JourneyMilestoneFigures_behindShare(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianSeconds":
+			out.Values[i] = ec._JourneyMilestoneFigures_medianSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90Seconds":
+			out.Values[i] = ec._JourneyMilestoneFigures_p90Seconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "medianOverrunSeconds":
+			out.Values[i] = ec._JourneyMilestoneFigures_medianOverrunSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90OverrunSeconds":
+			out.Values[i] = ec._JourneyMilestoneFigures_p90OverrunSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyMilestonePositionImplementors = []string{"JourneyMilestonePosition"}
+
+func (ec *executionContext) _JourneyMilestonePosition(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyMilestonePosition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyMilestonePositionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyMilestonePosition")
+		case "milestoneKey":
+			out.Values[i] = ec._JourneyMilestonePosition_milestoneKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._JourneyMilestonePosition_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._JourneyMilestonePosition_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stalled":
+			out.Values[i] = ec._JourneyMilestonePosition_stalled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyMilestoneProgressImplementors = []string{"JourneyMilestoneProgress"}
+
+func (ec *executionContext) _JourneyMilestoneProgress(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyMilestoneProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyMilestoneProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyMilestoneProgress")
+		case "key":
+			out.Values[i] = ec._JourneyMilestoneProgress_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._JourneyMilestoneProgress_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._JourneyMilestoneProgress_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._JourneyMilestoneProgress_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._JourneyMilestoneProgress_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dueAt":
+			out.Values[i] = ec._JourneyMilestoneProgress_dueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "atRiskAt":
+			out.Values[i] = ec._JourneyMilestoneProgress_atRiskAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "behindAt":
+			out.Values[i] = ec._JourneyMilestoneProgress_behindAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "completedAt":
+			out.Values[i] = ec._JourneyMilestoneProgress_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "skippedAt":
+			out.Values[i] = ec._JourneyMilestoneProgress_skippedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyRoadblockImplementors = []string{"JourneyRoadblock"}
+
+func (ec *executionContext) _JourneyRoadblock(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyRoadblock) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyRoadblockImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyRoadblock")
+		case "milestoneKey":
+			out.Values[i] = ec._JourneyRoadblock_milestoneKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._JourneyRoadblock_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "behind":
+			out.Values[i] = ec._JourneyRoadblock_behind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stalled":
+			out.Values[i] = ec._JourneyRoadblock_stalled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stuck":
+			out.Values[i] = ec._JourneyRoadblock_stuck(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianOverrunSeconds":
+			out.Values[i] = ec._JourneyRoadblock_medianOverrunSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -22566,6 +25633,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_journey(ctx, field)
 				})
+		case "journeyAnalytics":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_journeyAnalytics(ctx, field)
+				})
+		case "accountJourneyTimeline":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accountJourneyTimeline(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -23624,6 +26703,14 @@ func (ec *executionContext) unmarshalNAccountInput2githubᚗcomᚋstewardhqᚋst
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNAccountJourneyTimeline2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountJourneyTimeline(ctx context.Context, sel ast.SelectionSet, v *model.AccountJourneyTimeline) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccountJourneyTimeline!")
+		return graphql.Null
+	}
+	return ec._AccountJourneyTimeline(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAccountOrderField2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountOrderField(ctx context.Context, v any) (model.AccountOrderField, error) {
 	var res model.AccountOrderField
 	err := res.UnmarshalGQL(v)
@@ -23803,6 +26890,16 @@ func (ec *executionContext) unmarshalNCreateTaskInput2githubᚗcomᚋstewardhq�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNDate2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐDate(ctx context.Context, v any) (model.Date, error) {
+	var res model.Date
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDate2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐDate(ctx context.Context, sel ast.SelectionSet, v model.Date) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNEventInput2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐEventInputᚄ(ctx context.Context, v any) ([]*model.EventInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -23970,12 +27067,164 @@ func (ec *executionContext) marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewar
 	return ec._Journey(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNJourneyAnalytics2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyAnalytics(ctx context.Context, sel ast.SelectionSet, v *model.JourneyAnalytics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyAnalytics!")
+		return graphql.Null
+	}
+	return ec._JourneyAnalytics(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyAttempt2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyAttemptᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyAttempt) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyAttempt2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyAttempt(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyAttempt2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyAttempt(ctx context.Context, sel ast.SelectionSet, v *model.JourneyAttempt) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyAttempt!")
+		return graphql.Null
+	}
+	return ec._JourneyAttempt(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyCohort2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyCohortᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyCohort) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyCohort2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyCohort(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyCohort2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyCohort(ctx context.Context, sel ast.SelectionSet, v *model.JourneyCohort) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyCohort!")
+		return graphql.Null
+	}
+	return ec._JourneyCohort(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNJourneyDefinition2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyDefinition(ctx context.Context, sel ast.SelectionSet, v *model.JourneyDefinition) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "JourneyDefinition!")
 		return graphql.Null
 	}
 	return ec._JourneyDefinition(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyMilestoneFigures2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneFiguresᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyMilestoneFigures) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyMilestoneFigures2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneFigures(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyMilestoneFigures2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneFigures(ctx context.Context, sel ast.SelectionSet, v *model.JourneyMilestoneFigures) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyMilestoneFigures!")
+		return graphql.Null
+	}
+	return ec._JourneyMilestoneFigures(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyMilestonePosition2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestonePositionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyMilestonePosition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyMilestonePosition2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestonePosition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyMilestonePosition2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestonePosition(ctx context.Context, sel ast.SelectionSet, v *model.JourneyMilestonePosition) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyMilestonePosition!")
+		return graphql.Null
+	}
+	return ec._JourneyMilestonePosition(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyMilestoneProgress2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneProgressᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyMilestoneProgress) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyMilestoneProgress2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneProgress(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyMilestoneProgress2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneProgress(ctx context.Context, sel ast.SelectionSet, v *model.JourneyMilestoneProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyMilestoneProgress!")
+		return graphql.Null
+	}
+	return ec._JourneyMilestoneProgress(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyRoadblock2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyRoadblockᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyRoadblock) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyRoadblock2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyRoadblock(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyRoadblock2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyRoadblock(ctx context.Context, sel ast.SelectionSet, v *model.JourneyRoadblock) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyRoadblock!")
+		return graphql.Null
+	}
+	return ec._JourneyRoadblock(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNJourneySettingsInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneySettingsInput(ctx context.Context, v any) (model.JourneySettingsInput, error) {

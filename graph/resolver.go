@@ -13,6 +13,7 @@ import (
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/journey"
+	"github.com/stewardhq/steward/journey/analytics"
 	"github.com/stewardhq/steward/play"
 	"github.com/stewardhq/steward/task"
 )
@@ -22,11 +23,12 @@ import (
 // NewResolver builds the domain services the resolvers call, on one database and clock.
 func NewResolver(b *bun.DB, authService *auth.Service, now func() time.Time) *Resolver {
 	return &Resolver{
-		AccountService: &account.Service{DB: b, Now: now},
-		AuthService:    authService,
-		TaskService:    &task.Service{DB: b, Now: now},
-		PlayService:    &play.Definitions{DB: b, Now: now},
-		JourneyService: &journey.Definitions{DB: b, Now: now},
+		AccountService:   &account.Service{DB: b, Now: now},
+		AuthService:      authService,
+		TaskService:      &task.Service{DB: b, Now: now},
+		PlayService:      &play.Definitions{DB: b, Now: now},
+		JourneyService:   &journey.Definitions{DB: b, Now: now},
+		AnalyticsService: &analytics.Service{DB: b, Now: now},
 	}
 }
 
@@ -44,4 +46,6 @@ type Resolver struct {
 	Delivery *delivery.Service
 	// JourneyEngine runs journey enrolments; set by server.StartQueue.
 	JourneyEngine *journey.Engine
+	// AnalyticsService answers the journey roadblock analytics and account timelines.
+	AnalyticsService *analytics.Service
 }

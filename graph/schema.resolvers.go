@@ -15,6 +15,7 @@ import (
 	"github.com/stewardhq/steward/delivery"
 	"github.com/stewardhq/steward/graph/model"
 	"github.com/stewardhq/steward/invalid"
+	"github.com/stewardhq/steward/journey/analytics"
 	"github.com/stewardhq/steward/play"
 )
 
@@ -45,6 +46,10 @@ func (r *accountResolver) Timeline(ctx context.Context, obj *model.Account, firs
 // TotalCount is the resolver for the totalCount field.
 func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error) {
 	return r.AccountService.Count(ctx, viewer(ctx).Tenant(), obj.Filter)
+}
+
+func (r *accountJourneyTimelineResolver) Account(ctx context.Context, obj *model.AccountJourneyTimeline) (*model.Account, error) {
+	return loadAccount(ctx, obj.AccountID)
 }
 
 // Account is the resolver for the account field.
@@ -756,6 +761,32 @@ func (r *queryResolver) Journey(ctx context.Context, id string) (*model.Journey,
 	})
 }
 
+func (r *queryResolver) JourneyAnalytics(ctx context.Context, journeyID string, version *int, from time.Time, to time.Time) (*model.JourneyAnalytics, error) {
+	id, err := parseID(journeyID, analyticsJourneyKind)
+	if err != nil {
+		return nil, err
+	}
+	q := analytics.Query{JourneyID: id, Version: version, From: from, To: to}
+	rep, err := r.AnalyticsService.Roadblocks(ctx, viewer(ctx).Tenant(), q)
+	return convertOrErr(rep, err, toGraphJourneyAnalytics)
+}
+
+func (r *queryResolver) AccountJourneyTimeline(ctx context.Context, accountID string, journeyID string) (*model.AccountJourneyTimeline, error) {
+	account, err := parseID(accountID, kindAccount)
+	if err != nil {
+		return nil, err
+	}
+	journey, err := parseID(journeyID, analyticsJourneyKind)
+	if err != nil {
+		return nil, err
+	}
+	attempts, err := r.AnalyticsService.AccountProgress(ctx, viewer(ctx).Tenant(), journey, account)
+	if err != nil {
+		return nil, err
+	}
+	return toGraphAccountJourneyTimeline(account, journey, attempts), nil
+}
+
 func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }
@@ -839,6 +870,10 @@ func (r *Resolver) AccountConnection() AccountConnectionResolver {
 	return &accountConnectionResolver{r}
 }
 
+func (r *Resolver) AccountJourneyTimeline() AccountJourneyTimelineResolver {
+	return &accountJourneyTimelineResolver{r}
+}
+
 func (r *Resolver) Contact() ContactResolver { return &contactResolver{r} }
 
 func (r *Resolver) ContactConnection() ContactConnectionResolver {
@@ -884,26 +919,27 @@ func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 func (r *Resolver) Workspace() WorkspaceResolver { return &workspaceResolver{r} }
 
 type (
-	accountResolver             struct{ *Resolver }
-	accountConnectionResolver   struct{ *Resolver }
-	contactResolver             struct{ *Resolver }
-	contactConnectionResolver   struct{ *Resolver }
-	inAppMessageResolver        struct{ *Resolver }
-	journeyResolver             struct{ *Resolver }
-	journeyStepResolver         struct{ *Resolver }
-	journeyTaskAssigneeResolver struct{ *Resolver }
-	journeyVersionResolver      struct{ *Resolver }
-	mutationResolver            struct{ *Resolver }
-	overdueCountResolver        struct{ *Resolver }
-	playResolver                struct{ *Resolver }
-	playRunResolver             struct{ *Resolver }
-	playStepRunResolver         struct{ *Resolver }
-	playVersionResolver         struct{ *Resolver }
-	queryResolver               struct{ *Resolver }
-	taskResolver                struct{ *Resolver }
-	taskConnectionResolver      struct{ *Resolver }
-	teamMemberResolver          struct{ *Resolver }
-	timelineEntryResolver       struct{ *Resolver }
-	viewerResolver              struct{ *Resolver }
-	workspaceResolver           struct{ *Resolver }
+	accountResolver                struct{ *Resolver }
+	accountConnectionResolver      struct{ *Resolver }
+	accountJourneyTimelineResolver struct{ *Resolver }
+	contactResolver                struct{ *Resolver }
+	contactConnectionResolver      struct{ *Resolver }
+	inAppMessageResolver           struct{ *Resolver }
+	journeyResolver                struct{ *Resolver }
+	journeyStepResolver            struct{ *Resolver }
+	journeyTaskAssigneeResolver    struct{ *Resolver }
+	journeyVersionResolver         struct{ *Resolver }
+	mutationResolver               struct{ *Resolver }
+	overdueCountResolver           struct{ *Resolver }
+	playResolver                   struct{ *Resolver }
+	playRunResolver                struct{ *Resolver }
+	playStepRunResolver            struct{ *Resolver }
+	playVersionResolver            struct{ *Resolver }
+	queryResolver                  struct{ *Resolver }
+	taskResolver                   struct{ *Resolver }
+	taskConnectionResolver         struct{ *Resolver }
+	teamMemberResolver             struct{ *Resolver }
+	timelineEntryResolver          struct{ *Resolver }
+	viewerResolver                 struct{ *Resolver }
+	workspaceResolver              struct{ *Resolver }
 )

@@ -156,6 +156,59 @@ type InviteUserInput struct {
 	Password string `json:"password"`
 }
 
+// Where accounts get stuck in one journey (one version or all), over the enrolments made in
+// [from, to). Counts are of enrolments (an account enrolled twice counts twice); durations are
+// exact percentiles over the completed milestones, in seconds.
+type JourneyAnalytics struct {
+	JourneyID string `json:"journeyId"`
+	// The version the figures are restricted to; null: all versions.
+	Version *int      `json:"version,omitempty"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	// The moment overdue tasks are judged at.
+	AsOf time.Time `json:"asOf"`
+	// Enrolments made in the range.
+	Enrollments int `json:"enrollments"`
+	// Funnel, behind share and time in milestone, in the order of the latest version that has each.
+	Milestones []*JourneyMilestoneFigures `json:"milestones"`
+	// Where live (ACTIVE or STALLED) enrolments are now: started, unfinished milestones by status.
+	Current []*JourneyMilestonePosition `json:"current"`
+	// Open tasks due before now created by these enrolments' steps, by team role (null: none).
+	OverdueTasksByTeamRole []*OverdueCount `json:"overdueTasksByTeamRole"`
+	// The same tasks by assignee (null: unassigned).
+	OverdueTasksByAssignee []*OverdueCount `json:"overdueTasksByAssignee"`
+	// Milestones where live enrolments are stuck (behind or stalled), most first, then by median overrun.
+	Roadblocks []*JourneyRoadblock `json:"roadblocks"`
+	// Enrolments by month of enrolment (UTC), oldest first.
+	Cohorts []*JourneyCohort `json:"cohorts"`
+}
+
+type JourneyAttempt struct {
+	EnrollmentID string `json:"enrollmentId"`
+	// 1 for the first attempt; a restart (relaunch) is the next.
+	Attempt int `json:"attempt"`
+	Version int `json:"version"`
+	// ACTIVE, COMPLETED, CANCELLED or STALLED.
+	Status         string                      `json:"status"`
+	EnrolledAt     time.Time                   `json:"enrolledAt"`
+	LastProgressAt time.Time                   `json:"lastProgressAt"`
+	CompletedAt    *time.Time                  `json:"completedAt,omitempty"`
+	CancelledAt    *time.Time                  `json:"cancelledAt,omitempty"`
+	Milestones     []*JourneyMilestoneProgress `json:"milestones"`
+}
+
+type JourneyCohort struct {
+	// The first day of the month (UTC).
+	Month     Date `json:"month"`
+	Enrolled  int  `json:"enrolled"`
+	Completed int  `json:"completed"`
+	Active    int  `json:"active"`
+	Stalled   int  `json:"stalled"`
+	Cancelled int  `json:"cancelled"`
+	// Median of completedAt - enrolledAt over the completed enrolments (null: none).
+	MedianDaysToComplete *float64 `json:"medianDaysToComplete,omitempty"`
+}
+
 // A journey definition (a draft may be incomplete: no trigger, milestones without a target...).
 type JourneyDefinition struct {
 	// A play trigger of kind MANUAL, EVENT or FIELD_CHANGE, as JSON; null in a draft without one.
@@ -169,6 +222,62 @@ type JourneyDefinition struct {
 	Milestones  []*Milestone `json:"milestones"`
 	// The whole definition in its stored JSON form (see the README).
 	JSON JSON `json:"json"`
+}
+
+type JourneyMilestoneFigures struct {
+	Key      string `json:"key"`
+	Name     string `json:"name"`
+	Position int    `json:"position"`
+	// Enrolments that started the milestone.
+	Entered int `json:"entered"`
+	// Enrolments where it is DONE.
+	Completed int `json:"completed"`
+	Skipped   int `json:"skipped"`
+	// Enrolments where it went past its target at some point.
+	EverBehind int `json:"everBehind"`
+	// everBehind / entered (0 when nobody entered).
+	BehindShare float64 `json:"behindShare"`
+	// Time from start to completion of the completed ones (null: none completed).
+	MedianSeconds *float64 `json:"medianSeconds,omitempty"`
+	P90Seconds    *float64 `json:"p90Seconds,omitempty"`
+	// How far past the target they completed (completedAt - dueAt, 0 when on time).
+	MedianOverrunSeconds *float64 `json:"medianOverrunSeconds,omitempty"`
+	P90OverrunSeconds    *float64 `json:"p90OverrunSeconds,omitempty"`
+}
+
+type JourneyMilestonePosition struct {
+	MilestoneKey string `json:"milestoneKey"`
+	// ON_TRACK, AT_RISK or BEHIND.
+	Status string `json:"status"`
+	Count  int    `json:"count"`
+	// How many of them belong to STALLED enrolments.
+	Stalled int `json:"stalled"`
+}
+
+type JourneyMilestoneProgress struct {
+	Key      string `json:"key"`
+	Name     string `json:"name"`
+	Position int    `json:"position"`
+	// NOT_STARTED, ON_TRACK, AT_RISK, BEHIND, DONE or SKIPPED.
+	Status      string     `json:"status"`
+	StartedAt   *time.Time `json:"startedAt,omitempty"`
+	DueAt       *time.Time `json:"dueAt,omitempty"`
+	AtRiskAt    *time.Time `json:"atRiskAt,omitempty"`
+	BehindAt    *time.Time `json:"behindAt,omitempty"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	SkippedAt   *time.Time `json:"skippedAt,omitempty"`
+}
+
+type JourneyRoadblock struct {
+	MilestoneKey string `json:"milestoneKey"`
+	Name         string `json:"name"`
+	// Live enrolments whose milestone is BEHIND.
+	Behind int `json:"behind"`
+	// STALLED enrolments in this milestone.
+	Stalled int `json:"stalled"`
+	// Enrolments that are behind or stalled here, each once: the ranking key.
+	Stuck                int      `json:"stuck"`
+	MedianOverrunSeconds *float64 `json:"medianOverrunSeconds,omitempty"`
 }
 
 // Settings of the draft; absent fields are unchanged.
