@@ -197,7 +197,7 @@ func ChangeExists(ctx context.Context, idb bun.IDB, t Tenant, p Position) (bool,
 // empty log): a reader starting there sees everything committed from now on.
 func ChangeHead(ctx context.Context, idb bun.IDB) (Position, error) {
 	var rows []Position
-	err := idb.NewRaw("SELECT txid::text::bigint AS tx_id, id FROM change_log " +
+	err := idb.NewRaw("SELECT txid::text::bigint AS tx_id, id FROM change_log "+
 		"WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid DESC, id DESC LIMIT 1").Scan(ctx, &rows)
 	if err != nil {
 		return Position{}, mapErr("read change head", err)
