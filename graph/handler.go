@@ -48,6 +48,14 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 	// Extensions are added after the built-in ones (e.g. metrics).
 	Extensions []graphql.HandlerExtension
+	// WSInitTimeout closes (4408) a websocket that sends no connection_init within it.
+	WSInitTimeout time.Duration
+	// WSMaxSubscriptions caps the running subscriptions of one websocket; a subscribe over
+	// it is answered with a RATE_LIMITED error for its id.
+	WSMaxSubscriptions int
+	// WSPingInterval is how often the server pings graphql-transport-ws clients; one that
+	// answers no pong within two intervals is disconnected.
+	WSPingInterval time.Duration
 }
 
 func (c *HandlerConfig) defaults() {
@@ -66,6 +74,15 @@ func (c *HandlerConfig) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.WSInitTimeout == 0 {
+		c.WSInitTimeout = DefaultWSInitTimeout
+	}
+	if c.WSMaxSubscriptions == 0 {
+		c.WSMaxSubscriptions = DefaultWSMaxSubscriptions
+	}
+	if c.WSPingInterval == 0 {
+		c.WSPingInterval = DefaultWSPingInterval
+	}
 }
 
 // NewHandler builds the GraphQL endpoint: transports (POST, GET, graphql-transport-ws), the
@@ -75,9 +92,15 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 	es := NewExecutableSchema(Config{Resolvers: r, Directives: DirectiveRoot{Auth: authDirective}, Complexity: complexity()})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second,
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
+		KeepAlivePingInterval: 15 * time.Second, // graphql-ws (legacy) keep-alives
+		PingPongInterval:      cfg.WSPingInterval,
+		InitFunc:              wsInit(r.AuthService),
+		Implementation: wsGuardImplementation{
+			inner: transport.CoderWebsocketImplementation{
+				AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
+			},
+			initTimeout:      cfg.WSInitTimeout,
+			maxSubscriptions: cfg.WSMaxSubscriptions,
 		},
 	})
 	srv.AddTransport(transport.Options{})
@@ -111,7 +134,14 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 		}
 		return next(withLoaders(ctx, b))
 	})
-	return srv
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription {
+			// Each event of a subscription loads fresh: loader caches must not outlive it.
+			ctx = withLoaders(ctx, b)
+		}
+		return next(ctx)
+	})
+	return withWSGuardSlot(srv)
 }
 
 // originPatterns turns allowed origins ("http://localhost:5173") into the host patterns

@@ -12,6 +12,7 @@ import (
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/delivery"
+	"github.com/stewardhq/steward/feed"
 	"github.com/stewardhq/steward/journey"
 	"github.com/stewardhq/steward/journey/analytics"
 	"github.com/stewardhq/steward/play"
@@ -48,4 +49,6 @@ type Resolver struct {
 	JourneyEngine *journey.Engine
 	// AnalyticsService answers the journey roadblock analytics and account timelines.
 	AnalyticsService *analytics.Service
+	// Feed serves the live feeds (subscriptions); set by server.StartFeed.
+	Feed *feed.Hub
 }

@@ -48,6 +48,9 @@ func New(cfg Config, deps Deps) *Server {
 		AllowedOrigins:   cfg.CORSOrigins,
 		Logger:           deps.Logger,
 		Extensions:       []graphql.HandlerExtension{operationMetrics{m}},
+
+		WSInitTimeout:      cfg.WSInitTimeout,
+		WSMaxSubscriptions: cfg.WSMaxSubscriptions,
 	}, deps.Resolver, deps.Bun)
 
 	mux := http.NewServeMux()

@@ -151,6 +151,9 @@ func (s *Service) transition(ctx context.Context, t db.Tenant, id uuid.UUID, act
 				return err
 			}
 		}
+		if err := logChange(ctx, tx, t, task, &before, actionKinds[action]); err != nil {
+			return err
+		}
 		out = task
 		return nil
 	})
