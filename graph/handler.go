@@ -48,6 +48,9 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 	// Extensions are added after the built-in ones (e.g. metrics).
 	Extensions []graphql.HandlerExtension
+	// WrapWebsocket, when set, decorates how websocket connections are accepted (the server
+	// tracks them to close them with a clean code on shutdown).
+	WrapWebsocket func(transport.WebsocketImplementation) transport.WebsocketImplementation
 }
 
 func (c *HandlerConfig) defaults() {
@@ -74,11 +77,15 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 	cfg.defaults()
 	es := NewExecutableSchema(Config{Resolvers: r, Directives: DirectiveRoot{Auth: authDirective}, Complexity: complexity()})
 	srv := handler.New(es)
+	var wsImpl transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
+		AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
+	}
+	if cfg.WrapWebsocket != nil {
+		wsImpl = cfg.WrapWebsocket(wsImpl)
+	}
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
-		},
+		Implementation:        wsImpl,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})

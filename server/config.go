@@ -125,6 +125,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("STEWARD_REFRESH_TOKEN_TTL must not be shorter than the access token TTL")
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("STEWARD_MAX_BODY_BYTES must be at least 1024")
+	case c.ShutdownTimeout < time.Second:
+		return fmt.Errorf("STEWARD_SHUTDOWN_TIMEOUT must be at least 1s")
 	case c.PlaySweepInterval < time.Second:
 		return fmt.Errorf("STEWARD_PLAY_SWEEP_INTERVAL must be at least 1s")
 	case c.DBMaxConns < 2:
@@ -149,7 +151,8 @@ func (c Config) LogValue() []any {
 	}
 	return []any{"addr", c.Addr, "database_url", dbURL, "data_dir", c.DataDir, "dev", c.Dev,
 		"cors_origins", c.CORSOrigins, "jwt_keys", mask(c.JWTKeys), "access_token_ttl", c.AccessTokenTTL.String(),
-		"smtp_url", mask(c.SMTPURL), "play_sweep_interval", c.PlaySweepInterval.String()}
+		"smtp_url", mask(c.SMTPURL), "play_sweep_interval", c.PlaySweepInterval.String(),
+		"shutdown_timeout", c.ShutdownTimeout.String()}
 }
 
 func env(name, def string) string {

@@ -16,8 +16,9 @@ import (
 	"github.com/stewardhq/steward/queue"
 )
 
-// queueStopTimeout bounds how long shutdown waits for running jobs before cancelling them.
-const queueStopTimeout = 10 * time.Second
+// queueCancelShare is the part of the time left at shutdown kept for cancelling jobs that a
+// soft stop did not see finish: running jobs get the rest to complete on their own.
+const queueCancelShare = 4
 
 // queueConfig is what QueueOptions set.
 type queueConfig struct {
@@ -36,9 +37,11 @@ func WithDelivery(c delivery.Config) QueueOption {
 // StartQueue applies River's migrations, builds the play executor and the delivery service,
 // wires the executor's hooks into the account service (so events and mutations start runs in
 // their own transactions), gives the resolvers the engine, and starts the River client. The
-// returned function stops it: a soft stop within queueStopTimeout, then cancelling what still
-// runs.
-func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration, opts ...QueueOption) (func() error, error) {
+// returned function stops it by its context's deadline: a soft stop (no new jobs, running ones
+// finish) for three quarters of the time left, then cancelling what still runs. A job
+// cancelled or cut off by the process exiting is retried by River elsewhere (its steps are
+// idempotent). Without a deadline, the function waits for running jobs.
+func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration, opts ...QueueOption) (func(context.Context) error, error) {
 	var qc queueConfig
 	for _, o := range opts {
 		o(&qc)
@@ -81,15 +84,18 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 		return nil, fmt.Errorf("start river: %w", err)
 	}
 	logger.Info("job queue running", slog.Duration("sweep_interval", sweep))
-	return func() error {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
-		defer cancel()
-		if err := client.Stop(stopCtx); err == nil {
+	return func(ctx context.Context) error {
+		softCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			softCtx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Until(deadline)/queueCancelShare))
+			defer cancel()
+		}
+		if err := client.Stop(softCtx); err == nil {
 			return nil
 		}
-		cancelCtx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
-		defer cancel2()
-		if err := client.StopAndCancel(cancelCtx); err != nil {
+		logger.Warn("jobs still running at the soft stop bound; cancelling them")
+		if err := client.StopAndCancel(ctx); err != nil {
 			return fmt.Errorf("stop river: %w", err)
 		}
 		return nil

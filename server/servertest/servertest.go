@@ -96,7 +96,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	stopQueue, err := server.StartQueue(context.Background(), bunDB, pool, resolver, logger, time.Second,
 		server.WithDelivery(delivery.Config{AllowPrivateWebhookTargets: true}))
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, stopQueue()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, stopQueue(ctx))
+	})
 	srv := server.New(cfg, server.Deps{
 		Bun:      bunDB,
 		Pool:     pool,
