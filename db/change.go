@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +20,46 @@ const (
 	TopicJourney  = "journey"
 	TopicInApp    = "in_app"
 )
+
+// ChangeChannel is the NOTIFY channel that wakes change log readers. Its payload is the
+// writing transaction's id, a hint only: readers read the log by cursor whatever it says.
+const ChangeChannel = "steward_change_log"
+
+// changeBatch bounds the rows of one INSERT (a set-based sweep may log 100,000 runs).
+const changeBatch = 1000
+
+// Change log modes (SetChangeLogMode).
+const (
+	// ChangeLogOn writes rows and wakes listeners with one NOTIFY per transaction.
+	ChangeLogOn = "on"
+	// ChangeLogNoNotify writes rows without NOTIFY: readers find them by polling.
+	ChangeLogNoNotify = "nonotify"
+	// ChangeLogOff writes nothing: live feeds stay silent. For benchmarks measuring the
+	// log's cost only.
+	ChangeLogOff = "off"
+)
+
+// changeLogMode is process-wide because AppendChanges is called from every domain service;
+// it is set once at startup (STEWARD_CHANGE_LOG) and read atomically.
+var changeLogMode atomic.Value
+
+// SetChangeLogMode sets how AppendChanges behaves (ChangeLogOn, ChangeLogNoNotify or
+// ChangeLogOff) for the whole process; call it once at startup. An unknown mode is an error.
+func SetChangeLogMode(mode string) error {
+	switch mode {
+	case ChangeLogOn, ChangeLogNoNotify, ChangeLogOff:
+		changeLogMode.Store(mode)
+		return nil
+	}
+	return fmt.Errorf("change log mode %q: want %s, %s or %s", mode, ChangeLogOn, ChangeLogNoNotify, ChangeLogOff)
+}
+
+func changeMode() string {
+	if m, ok := changeLogMode.Load().(string); ok {
+		return m
+	}
+	return ChangeLogOn
+}
 
 // Change is one change log row: what live subscribers learn about a committed change. The key
 // columns (account, contact, subject, assignee, team role, play, journey) let the fan-out
@@ -42,10 +84,34 @@ type Change struct {
 	CreatedAt  time.Time       `bun:"created_at,notnull,default:now()"`
 }
 
+// Position is a place in the change log: rows are ordered by (TxID, ID). The zero Position
+// is before every row.
+type Position struct {
+	TxID uint64
+	ID   int64
+}
+
+// Pos returns the row's position.
+func (c *Change) Pos() Position { return Position{TxID: c.TxID, ID: c.ID} }
+
+// Less orders positions as the log does.
+func (p Position) Less(q Position) bool {
+	return p.TxID < q.TxID || (p.TxID == q.TxID && p.ID < q.ID)
+}
+
 // AppendChanges writes changes to the change log in idb, which must be the transaction of the
 // change they describe: a rollback then removes them too. Nothing is written for no changes.
+//
+// The same statement calls pg_notify(ChangeChannel, txid) for its rows. Postgres queues a
+// notification when the transaction commits (never for a rollback) and drops duplicates of
+// one transaction, so a transaction that appends many times still sends one NOTIFY. This was
+// chosen over a NOTIFY after commit from the process: services commit through RunInTx with no
+// after-commit hook, and a wake-up sent from the transaction can never be lost between
+// commit and the send. NOTIFY serialises committing transactions on a global lock, which is
+// why there is one per transaction and none per row from a trigger.
 func AppendChanges(ctx context.Context, idb bun.IDB, t Tenant, changes ...*Change) error {
-	if len(changes) == 0 {
+	mode := changeMode()
+	if len(changes) == 0 || mode == ChangeLogOff {
 		return nil
 	}
 	for _, c := range changes {
@@ -53,8 +119,104 @@ func AppendChanges(ctx context.Context, idb bun.IDB, t Tenant, changes ...*Chang
 			c.Payload = json.RawMessage(`{}`)
 		}
 	}
-	if _, err := Insert(t, idb, changes...).ExcludeColumn("txid", "id", "created_at").Exec(ctx); err != nil {
-		return mapErr("append changes", err)
+	for start := 0; start < len(changes); start += changeBatch {
+		batch := changes[start:min(start+changeBatch, len(changes))]
+		q := Insert(t, idb, batch...).ExcludeColumn("txid", "id", "created_at")
+		var err error
+		if mode == ChangeLogOn {
+			// Per row, but deduplicated by Postgres: one notification per transaction.
+			notified := make([]bool, 0, len(batch))
+			err = q.Returning("pg_notify(?, txid::text) IS NULL", ChangeChannel).Scan(ctx, &notified)
+		} else {
+			_, err = q.Returning("NULL").Exec(ctx)
+		}
+		if err != nil {
+			return mapErr("append changes", err)
+		}
 	}
 	return nil
+}
+
+// changeColumns are what readers select: xid8 travels as text through database/sql.
+const changeColumns = "chg.txid::text::bigint AS txid, chg.id, chg.workspace_id, chg.topic, chg.kind, chg.account_id, " +
+	"chg.contact_id, chg.subject_id, chg.assignee_id, chg.team_role_id, chg.play_id, chg.journey_id, chg.payload, chg.created_at"
+
+// ReadChanges returns, across workspaces, at most limit rows after `after` whose transaction
+// has ended (txid older than the oldest running transaction, pg_snapshot_xmin), in log order.
+// A transaction still running cannot add rows before them later, so a reader that advances
+// its cursor over these rows never skips one. pending reports rows after the last one
+// returned that exist but are not final yet (a transaction with a lower id still runs):
+// read again soon.
+func ReadChanges(ctx context.Context, idb bun.IDB, after Position, limit int) (rows []Change, pending bool, err error) {
+	var all []struct {
+		Change
+		Final bool `bun:"final"`
+	}
+	err = idb.NewRaw("SELECT "+changeColumns+", chg.txid < pg_snapshot_xmin(pg_current_snapshot()) AS final "+
+		"FROM change_log AS chg WHERE (chg.txid, chg.id) > (?::text::xid8, ?) ORDER BY chg.txid, chg.id LIMIT ?",
+		after.TxID, after.ID, limit).Scan(ctx, &all)
+	if err != nil {
+		return nil, false, mapErr("read changes", err)
+	}
+	rows = make([]Change, 0, len(all))
+	for _, r := range all {
+		if !r.Final {
+			return rows, true, nil
+		}
+		rows = append(rows, r.Change)
+	}
+	return rows, false, nil
+}
+
+// ChangesBetween returns the tenant's rows in (after, upTo], in log order, at most limit.
+// Every row up to upTo must already be final (the caller read up to it with ReadChanges).
+func ChangesBetween(ctx context.Context, idb bun.IDB, t Tenant, after, upTo Position, limit int) ([]Change, error) {
+	rows := []Change{}
+	err := idb.NewRaw("SELECT "+changeColumns+" FROM change_log AS chg WHERE chg.workspace_id = ? "+
+		"AND (chg.txid, chg.id) > (?::text::xid8, ?) AND (chg.txid, chg.id) <= (?::text::xid8, ?) "+
+		"ORDER BY chg.txid, chg.id LIMIT ?",
+		t.WorkspaceID, after.TxID, after.ID, upTo.TxID, upTo.ID, limit).Scan(ctx, &rows)
+	if err != nil {
+		return nil, mapErr("read changes between", err)
+	}
+	return rows, nil
+}
+
+// ChangeExists reports whether the tenant's log still holds the row at p (false once pruned).
+func ChangeExists(ctx context.Context, idb bun.IDB, t Tenant, p Position) (bool, error) {
+	var ok bool
+	err := idb.NewRaw("SELECT EXISTS (SELECT 1 FROM change_log WHERE workspace_id = ? AND txid = ?::text::xid8 AND id = ?)",
+		t.WorkspaceID, p.TxID, p.ID).Scan(ctx, &ok)
+	if err != nil {
+		return false, mapErr("look up change", err)
+	}
+	return ok, nil
+}
+
+// ChangeHead returns the position of the last final row of the log (the zero Position for an
+// empty log): a reader starting there sees everything committed from now on.
+func ChangeHead(ctx context.Context, idb bun.IDB) (Position, error) {
+	var rows []Position
+	err := idb.NewRaw("SELECT txid::text::bigint AS tx_id, id FROM change_log "+
+		"WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid DESC, id DESC LIMIT 1").Scan(ctx, &rows)
+	if err != nil {
+		return Position{}, mapErr("read change head", err)
+	}
+	if len(rows) == 0 {
+		return Position{}, nil
+	}
+	return rows[0], nil
+}
+
+// PruneChanges deletes rows created before `before`, at most limit of them, and returns how
+// many. Several processes may prune at once: each deletes what it finds, rows deleted by
+// another are skipped (SKIP LOCKED), so nobody waits.
+func PruneChanges(ctx context.Context, idb bun.IDB, before time.Time, limit int) (int, error) {
+	res, err := idb.NewRaw("DELETE FROM change_log WHERE (txid, id) IN (SELECT txid, id FROM change_log "+
+		"WHERE created_at < ? ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED)", before, limit).Exec(ctx)
+	if err != nil {
+		return 0, mapErr("prune changes", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

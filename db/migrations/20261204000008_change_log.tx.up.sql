@@ -30,3 +30,5 @@ CREATE TABLE change_log (
     PRIMARY KEY (txid, id)
 );
 CREATE INDEX change_log_created_idx ON change_log (created_at);
+-- Replay after a cursor reads one workspace's rows in log order.
+CREATE INDEX change_log_workspace_idx ON change_log (workspace_id, txid, id);
