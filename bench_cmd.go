@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,8 +21,9 @@ import (
 )
 
 // benchCommand runs the benchmarks of docs/benchmarks.md against DATABASE_URL or the private
-// cluster: the accounts page (--page, on by default), then the plays executor (--plays, on by
-// default). Each prints a table, then its report as JSON, on stdout; progress goes to stderr.
+// cluster: the accounts page (--page), the plays executor (--plays) and live feeds (--feeds),
+// all on by default; --only page,plays,feeds runs just those named. Each prints a table, then
+// its report as JSON, on stdout; progress goes to stderr.
 // The first run for a given --accounts or --plays-accounts seeds that workspace; later runs
 // reuse it.
 func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, args []string) error {
@@ -43,11 +45,32 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 	playsEvents := fs.Duration("plays-event-duration", bench.DefaultEventDuration, "length of the latency phase")
 	playsExecMode := fs.String("plays-query-exec-mode", "", "pgx default_query_exec_mode of the plays pool (e.g. exec, simple_protocol; empty: pgx's default)")
 	playsProfile := fs.String("plays-cpuprofile", "", "write a CPU profile of the executor phase to this file")
+	feeds := fs.Bool("feeds", true, "run the live-feeds benchmark (subscribers on a steward serve child process, latency, memory, change log overhead)")
+	feedsSubscribers := fs.Int("feeds-subscribers", bench.DefaultFeedSubscribers, "websocket subscribers held by the server process")
+	feedsRate := fs.Int("feeds-rate", bench.DefaultFeedRate, "task events per second of the latency phase")
+	feedsDuration := fs.Duration("feeds-duration", bench.DefaultFeedDuration, "length of the latency phase and of each createTask throughput run")
+	feedsRounds := fs.Int("feeds-rounds", bench.DefaultFeedRounds, "createTask throughput runs per change log mode")
+	only := fs.String("only", "", "run only these benchmarks, comma-separated: page, plays, feeds")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
+	}
+	if *only != "" {
+		*page, *plays, *feeds = false, false, false
+		for _, name := range strings.Split(*only, ",") {
+			switch strings.TrimSpace(name) {
+			case "page":
+				*page = true
+			case "plays":
+				*plays = true
+			case "feeds":
+				*feeds = true
+			default:
+				return fmt.Errorf("bench: --only: unknown benchmark %q (want page, plays or feeds)", name)
+			}
+		}
 	}
 	keys, err := auth.LoadKeyset(cfg.JWTKeys, cfg.DataDir)
 	if err != nil {
@@ -105,27 +128,56 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 				return err
 			}
 		}
-		if !*plays {
+		if *plays {
+			if err := runPlaysBench(ctx, pool, playsOpts, *playsWorkers, *playsExecMode); err != nil {
+				return err
+			}
+		}
+		if !*feeds {
 			return nil
 		}
-		// A pool of its own, sized for the workers' transactions plus River's connections.
-		url := pool.Config().ConnString()
-		if *playsExecMode != "" {
-			url += sep(url) + "default_query_exec_mode=" + *playsExecMode
+		binary, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench feeds: find the steward binary: %w", err)
 		}
-		pb, ppool, err := db.Open(ctx, url, db.PoolConfig{MaxConns: int32(max(*playsWorkers, 1) + 8)})
+		dataDir, err := filepath.Abs(cfg.DataDir)
 		if err != nil {
 			return err
 		}
-		defer ppool.Close()
-		defer pb.Close()
-		playsOpts.Bun, playsOpts.Pool = pb, ppool
-		rep, err := bench.RunPlays(ctx, playsOpts)
+		rep, err := bench.RunFeeds(ctx, bench.FeedsOptions{
+			Bun: b, Pool: pool, Binary: binary, DatabaseURL: pool.Config().ConnString(),
+			// The server processes find the same JWT keys (STEWARD_JWT_KEYS is inherited).
+			ServerEnv:   []string{"STEWARD_DATA_DIR=" + dataDir},
+			Keys:        keys,
+			Subscribers: *feedsSubscribers, Rate: *feedsRate, Duration: *feedsDuration, Rounds: *feedsRounds,
+			Progress: os.Stderr, Logger: logger,
+		})
 		if err != nil {
-			return fmt.Errorf("bench plays: %w", err)
+			return fmt.Errorf("bench feeds: %w", err)
 		}
 		return printReport(rep)
 	})
+}
+
+// runPlaysBench runs the plays benchmark on a pool of its own, sized for the workers'
+// transactions plus River's connections.
+func runPlaysBench(ctx context.Context, pool *pgxpool.Pool, playsOpts bench.PlaysOptions, workers int, execMode string) error {
+	url := pool.Config().ConnString()
+	if execMode != "" {
+		url += sep(url) + "default_query_exec_mode=" + execMode
+	}
+	pb, ppool, err := db.Open(ctx, url, db.PoolConfig{MaxConns: int32(max(workers, 1) + 8)})
+	if err != nil {
+		return err
+	}
+	defer ppool.Close()
+	defer pb.Close()
+	playsOpts.Bun, playsOpts.Pool = pb, ppool
+	rep, err := bench.RunPlays(ctx, playsOpts)
+	if err != nil {
+		return fmt.Errorf("bench plays: %w", err)
+	}
+	return printReport(rep)
 }
 
 // sep is what joins one more parameter to a connection URL.
