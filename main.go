@@ -149,6 +149,7 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 		}
 		resolver := graph.NewResolver(b, authService, time.Now)
 		stopQueue, err := server.StartQueue(ctx, b, pool, resolver, logger, cfg.PlaySweepInterval,
+			server.WithWorkers(cfg.QueueWorkers),
 			server.WithDelivery(delivery.Config{SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, AllowPrivateWebhookTargets: cfg.WebhookAllowPrivate}))
 		if err != nil {
 			return err

@@ -36,6 +36,7 @@ func TestConfigNamesTheBadSetting(t *testing.T) {
 		"STEWARD_DB_MAX_CONNS":        "1",
 		"STEWARD_MAX_BODY_BYTES":      "12",
 		"STEWARD_SHUTDOWN_TIMEOUT":    "10ms",
+		"STEWARD_QUEUE_WORKERS":       "-1",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)

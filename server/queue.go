@@ -23,6 +23,7 @@ const queueCancelShare = 4
 // queueConfig is what QueueOptions set.
 type queueConfig struct {
 	delivery delivery.Config
+	workers  int
 }
 
 // QueueOption configures StartQueue.
@@ -34,6 +35,13 @@ func WithDelivery(c delivery.Config) QueueOption {
 	return func(q *queueConfig) { q.delivery = c }
 }
 
+// WithWorkers sets how many jobs of the default queue this process works at once (default
+// queue.DefaultWorkers). Zero starts no River client: the process still enqueues jobs in its
+// transactions, and other processes work them (an API-only process).
+func WithWorkers(n int) QueueOption {
+	return func(q *queueConfig) { q.workers = n }
+}
+
 // StartQueue applies River's migrations, builds the play executor and the delivery service,
 // wires the executor's hooks into the account service (so events and mutations start runs in
 // their own transactions), gives the resolvers the engine, and starts the River client. The
@@ -42,7 +50,7 @@ func WithDelivery(c delivery.Config) QueueOption {
 // cancelled or cut off by the process exiting is retried by River elsewhere (its steps are
 // idempotent). Without a deadline, the function waits for running jobs.
 func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration, opts ...QueueOption) (func(context.Context) error, error) {
-	var qc queueConfig
+	qc := queueConfig{workers: queue.DefaultWorkers}
 	for _, o := range opts {
 		o(&qc)
 	}
@@ -70,11 +78,18 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 	resolver.AccountService.Hooks = engine.Hooks()
 	resolver.PlayEngine = engine
 	resolver.Delivery = deliveries
+	if qc.workers == 0 {
+		logger.Info("job queue: this process works no jobs (STEWARD_QUEUE_WORKERS=0)")
+		return func(context.Context) error { return nil }, nil
+	}
 	workers := river.NewWorkers()
 	engine.Workers(workers)
 	river.AddWorker(workers, &delivery.EmailWorker{Service: deliveries})
 	river.AddWorker(workers, &delivery.WebhookWorker{Service: deliveries})
-	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep()}, queue.Config{SweepInterval: sweep})
+	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep()}, queue.Config{
+		SweepInterval: sweep,
+		Queues:        map[string]int{river.QueueDefault: qc.workers},
+	})
 	if err != nil {
 		return nil, err
 	}
