@@ -147,7 +147,15 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 		if err != nil {
 			return err
 		}
+		if err := db.SetChangeLogMode(cfg.ChangeLog); err != nil {
+			return err
+		}
 		resolver := graph.NewResolver(b, authService, time.Now)
+		stopFeed, err := server.StartFeed(ctx, b, pool, resolver, cfg.FeedConfig(logger))
+		if err != nil {
+			return err
+		}
+		defer stopFeed()
 		stopQueue, err := server.StartQueue(ctx, b, pool, resolver, logger, cfg.PlaySweepInterval,
 			server.WithWorkers(cfg.QueueWorkers),
 			server.WithDelivery(delivery.Config{SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, AllowPrivateWebhookTargets: cfg.WebhookAllowPrivate}))

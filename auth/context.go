@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,8 +25,12 @@ type Viewer struct {
 	// Role is the user's membership role (db.RoleAdmin ... db.RoleViewer) as of when the access
 	// token was issued; empty for an API key.
 	Role string
-	// Scopes are the API key's scopes (ScopeRead, ScopeWrite, ScopeEventsWrite); empty for a user.
+	// Scopes are the API key's scopes (ScopeRead, ScopeWrite, ScopeEventsWrite, ScopeInApp);
+	// empty for a user.
 	Scopes []string
+	// ExpiresAt is when the credential stops being valid (an access token's exp); zero for an
+	// API key, which lasts until revoked. Long-lived connections (websockets) close at it.
+	ExpiresAt time.Time
 }
 
 // Tenant returns the workspace scope that the viewer's queries must run in.

@@ -312,7 +312,7 @@ func (i *Issuer) Verify(token string) (*Viewer, error) {
 	if !ValidRole(claims.Role) {
 		return nil, fmt.Errorf("%w: access token: bad role", ErrUnauthenticated)
 	}
-	return &Viewer{WorkspaceID: workspaceID, UserID: userID, Role: claims.Role}, nil
+	return &Viewer{WorkspaceID: workspaceID, UserID: userID, Role: claims.Role, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
 // key picks the verification secret named by the token's kid. The algorithm was already checked

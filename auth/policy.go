@@ -27,6 +27,9 @@ const (
 	// ScopeEventsWrite lets a key record usage events and nothing else; it does not imply
 	// ScopeRead, so a key embedded in a partner's product cannot read customer data.
 	ScopeEventsWrite = "events:write"
+	// ScopeInApp lets a key read in-app messages (the live inAppMessages feed) and nothing
+	// else, for a partner's product that shows a contact's messages; ScopeRead implies it.
+	ScopeInApp = "in_app"
 )
 
 // roleRank orders membership roles: a higher rank may do everything a lower one may.
@@ -39,9 +42,10 @@ var roleRank = map[string]int{
 
 // scopeImplies lists, for each scope, the scopes a key holding it also has.
 var scopeImplies = map[string][]string{
-	ScopeRead:        {ScopeRead},
-	ScopeWrite:       {ScopeWrite, ScopeRead},
+	ScopeRead:        {ScopeRead, ScopeInApp},
+	ScopeWrite:       {ScopeWrite, ScopeRead, ScopeInApp},
 	ScopeEventsWrite: {ScopeEventsWrite},
+	ScopeInApp:       {ScopeInApp},
 }
 
 // ValidRole reports whether role is one of the membership roles.

@@ -46,7 +46,8 @@ func TestLogin(t *testing.T) {
 
 	v, err := b.svc.Authenticate(b.ctx, sess.AccessToken)
 	require.NoError(t, err)
-	require.Equal(t, &Viewer{WorkspaceID: b.ws.ID, UserID: b.admin.ID, Role: db.RoleAdmin}, v)
+	require.True(t, sess.ExpiresAt.Equal(v.ExpiresAt), "the viewer knows when its token expires")
+	require.Equal(t, &Viewer{WorkspaceID: b.ws.ID, UserID: b.admin.ID, Role: db.RoleAdmin, ExpiresAt: v.ExpiresAt}, v)
 
 	// The refresh token is stored as a hash only, in a family of its own.
 	rt := b.tokenRow(t, sess.RefreshToken)

@@ -21,6 +21,21 @@ const (
 	TopicInApp    = "in_app"
 )
 
+// Change kinds: what happened to the row's object. Journey rows use the journey event kinds.
+const (
+	KindCreated    = "created"
+	KindUpdated    = "updated"
+	KindCompleted  = "completed"
+	KindReopened   = "reopened"
+	KindReassigned = "reassigned"
+	KindSnoozed    = "snoozed"
+	KindCancelled  = "cancelled"
+	KindAdded      = "added"    // a timeline entry
+	KindRecorded   = "recorded" // a usage event
+	KindStarted    = "started"  // a play run
+	KindFinished   = "finished" // a play run, in any final status
+)
+
 // ChangeChannel is the NOTIFY channel that wakes change log readers. Its payload is the
 // writing transaction's id, a hint only: readers read the log by cursor whatever it says.
 const ChangeChannel = "steward_change_log"

@@ -92,6 +92,7 @@ var apiScopes = map[model.APIKeyScope]string{
 	model.APIKeyScopeRead:        auth.ScopeRead,
 	model.APIKeyScopeWrite:       auth.ScopeWrite,
 	model.APIKeyScopeEventsWrite: auth.ScopeEventsWrite,
+	model.APIKeyScopeInApp:       auth.ScopeInApp,
 }
 
 func toGraphAPIKey(k *db.APIKey) *model.APIKey {

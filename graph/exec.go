@@ -30,19 +30,25 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Account() AccountResolver
+	AccountActivityEvent() AccountActivityEventResolver
 	AccountConnection() AccountConnectionResolver
 	Contact() ContactResolver
 	ContactConnection() ContactConnectionResolver
 	InAppMessage() InAppMessageResolver
+	JourneyProgressEvent() JourneyProgressEventResolver
 	Mutation() MutationResolver
 	OverdueCount() OverdueCountResolver
 	Play() PlayResolver
 	PlayRun() PlayRunResolver
+	PlayRunFeedEvent() PlayRunFeedEventResolver
 	PlayStepRun() PlayStepRunResolver
 	PlayVersion() PlayVersionResolver
 	Query() QueryResolver
+	RecordedEvent() RecordedEventResolver
+	Subscription() SubscriptionResolver
 	Task() TaskResolver
 	TaskConnection() TaskConnectionResolver
+	TaskFeedEvent() TaskFeedEventResolver
 	TeamMember() TeamMemberResolver
 	TimelineEntry() TimelineEntryResolver
 	Viewer() ViewerResolver
@@ -74,6 +80,17 @@ type ComplexityRoot struct {
 		Team             func(childComplexity int) int
 		Timeline         func(childComplexity int, first *int, after *string, kinds []model.TimelineKind) int
 		UpdatedAt        func(childComplexity int) int
+	}
+
+	AccountActivityEvent struct {
+		Account       func(childComplexity int) int
+		At            func(childComplexity int) int
+		Cursor        func(childComplexity int) int
+		Event         func(childComplexity int) int
+		Journey       func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		PlayRun       func(childComplexity int) int
+		TimelineEntry func(childComplexity int) int
 	}
 
 	AccountConnection struct {
@@ -143,6 +160,25 @@ type ComplexityRoot struct {
 		Status    func(childComplexity int) int
 		Style     func(childComplexity int) int
 		Title     func(childComplexity int) int
+	}
+
+	InAppMessageEvent struct {
+		At      func(childComplexity int) int
+		Cursor  func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	JourneyProgressEvent struct {
+		Account      func(childComplexity int) int
+		At           func(childComplexity int) int
+		Cursor       func(childComplexity int) int
+		EnrollmentID func(childComplexity int) int
+		Facts        func(childComplexity int) int
+		JourneyID    func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Milestone    func(childComplexity int) int
+		Status       func(childComplexity int) int
 	}
 
 	MailboxMessage struct {
@@ -258,6 +294,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PlayRunFeedEvent struct {
+		At      func(childComplexity int) int
+		Cursor  func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		PlayRun func(childComplexity int) int
+		Status  func(childComplexity int) int
+	}
+
 	PlayStepRun struct {
 		Attempt    func(childComplexity int) int
 		Error      func(childComplexity int) int
@@ -320,6 +364,21 @@ type ComplexityRoot struct {
 		Duplicates func(childComplexity int) int
 	}
 
+	RecordedEvent struct {
+		Contact    func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Name       func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+	}
+
+	Subscription struct {
+		AccountActivity func(childComplexity int, accountID string, after *string) int
+		InAppMessages   func(childComplexity int, contactID string, after *string) int
+		JourneyProgress func(childComplexity int, journeyID string, after *string) int
+		PlayRunUpdates  func(childComplexity int, playID string, after *string) int
+		TaskFeed        func(childComplexity int, assignee model.TaskFeedAssignee, after *string) int
+	}
+
 	Task struct {
 		Account        func(childComplexity int) int
 		Assignee       func(childComplexity int) int
@@ -351,6 +410,14 @@ type ComplexityRoot struct {
 	TaskEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	TaskFeedEvent struct {
+		At     func(childComplexity int) int
+		Cursor func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Status func(childComplexity int) int
+		Task   func(childComplexity int) int
 	}
 
 	TeamMember struct {
@@ -417,6 +484,12 @@ type AccountResolver interface {
 	Contacts(ctx context.Context, obj *model.Account, first *int, after *string) (*model.ContactConnection, error)
 	Timeline(ctx context.Context, obj *model.Account, first *int, after *string, kinds []model.TimelineKind) (*model.TimelineConnection, error)
 }
+type AccountActivityEventResolver interface {
+	Account(ctx context.Context, obj *model.AccountActivityEvent) (*model.Account, error)
+	TimelineEntry(ctx context.Context, obj *model.AccountActivityEvent) (*model.TimelineEntry, error)
+
+	PlayRun(ctx context.Context, obj *model.AccountActivityEvent) (*model.PlayRun, error)
+}
 type AccountConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error)
 }
@@ -428,6 +501,9 @@ type ContactConnectionResolver interface {
 }
 type InAppMessageResolver interface {
 	Contact(ctx context.Context, obj *model.InAppMessage) (*model.Contact, error)
+}
+type JourneyProgressEventResolver interface {
+	Account(ctx context.Context, obj *model.JourneyProgressEvent) (*model.Account, error)
 }
 type MutationResolver interface {
 	Login(ctx context.Context, email string, password string) (*model.AuthPayload, error)
@@ -483,6 +559,9 @@ type PlayRunResolver interface {
 
 	Steps(ctx context.Context, obj *model.PlayRun) ([]*model.PlayStepRun, error)
 }
+type PlayRunFeedEventResolver interface {
+	PlayRun(ctx context.Context, obj *model.PlayRunFeedEvent) (*model.PlayRun, error)
+}
 type PlayStepRunResolver interface {
 	Task(ctx context.Context, obj *model.PlayStepRun) (*model.Task, error)
 }
@@ -510,6 +589,16 @@ type QueryResolver interface {
 	Mailbox(ctx context.Context, to *string, first *int) ([]*model.MailboxMessage, error)
 	PreviewPlay(ctx context.Context, playID *string, definition model.JSON, scope *model.PlayScope, first *int) (*model.PlayPreview, error)
 }
+type RecordedEventResolver interface {
+	Contact(ctx context.Context, obj *model.RecordedEvent) (*model.Contact, error)
+}
+type SubscriptionResolver interface {
+	TaskFeed(ctx context.Context, assignee model.TaskFeedAssignee, after *string) (<-chan *model.TaskFeedEvent, error)
+	AccountActivity(ctx context.Context, accountID string, after *string) (<-chan *model.AccountActivityEvent, error)
+	PlayRunUpdates(ctx context.Context, playID string, after *string) (<-chan *model.PlayRunFeedEvent, error)
+	JourneyProgress(ctx context.Context, journeyID string, after *string) (<-chan *model.JourneyProgressEvent, error)
+	InAppMessages(ctx context.Context, contactID string, after *string) (<-chan *model.InAppMessageEvent, error)
+}
 type TaskResolver interface {
 	Account(ctx context.Context, obj *model.Task) (*model.Account, error)
 	Contact(ctx context.Context, obj *model.Task) (*model.Contact, error)
@@ -520,6 +609,9 @@ type TaskResolver interface {
 }
 type TaskConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.TaskConnection) (int, error)
+}
+type TaskFeedEventResolver interface {
+	Task(ctx context.Context, obj *model.TaskFeedEvent) (*model.Task, error)
 }
 type TeamMemberResolver interface {
 	Role(ctx context.Context, obj *model.TeamMember) (*model.TeamRole, error)
@@ -681,6 +773,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Account.UpdatedAt(childComplexity), true
+
+	case "AccountActivityEvent.account":
+		if e.ComplexityRoot.AccountActivityEvent.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.Account(childComplexity), true
+	case "AccountActivityEvent.at":
+		if e.ComplexityRoot.AccountActivityEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.At(childComplexity), true
+	case "AccountActivityEvent.cursor":
+		if e.ComplexityRoot.AccountActivityEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.Cursor(childComplexity), true
+	case "AccountActivityEvent.event":
+		if e.ComplexityRoot.AccountActivityEvent.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.Event(childComplexity), true
+	case "AccountActivityEvent.journey":
+		if e.ComplexityRoot.AccountActivityEvent.Journey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.Journey(childComplexity), true
+	case "AccountActivityEvent.kind":
+		if e.ComplexityRoot.AccountActivityEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.Kind(childComplexity), true
+	case "AccountActivityEvent.playRun":
+		if e.ComplexityRoot.AccountActivityEvent.PlayRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.PlayRun(childComplexity), true
+	case "AccountActivityEvent.timelineEntry":
+		if e.ComplexityRoot.AccountActivityEvent.TimelineEntry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountActivityEvent.TimelineEntry(childComplexity), true
 
 	case "AccountConnection.edges":
 		if e.ComplexityRoot.AccountConnection.Edges == nil {
@@ -942,6 +1083,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InAppMessage.Title(childComplexity), true
+
+	case "InAppMessageEvent.at":
+		if e.ComplexityRoot.InAppMessageEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessageEvent.At(childComplexity), true
+	case "InAppMessageEvent.cursor":
+		if e.ComplexityRoot.InAppMessageEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessageEvent.Cursor(childComplexity), true
+	case "InAppMessageEvent.kind":
+		if e.ComplexityRoot.InAppMessageEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessageEvent.Kind(childComplexity), true
+	case "InAppMessageEvent.message":
+		if e.ComplexityRoot.InAppMessageEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InAppMessageEvent.Message(childComplexity), true
+
+	case "JourneyProgressEvent.account":
+		if e.ComplexityRoot.JourneyProgressEvent.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.Account(childComplexity), true
+	case "JourneyProgressEvent.at":
+		if e.ComplexityRoot.JourneyProgressEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.At(childComplexity), true
+	case "JourneyProgressEvent.cursor":
+		if e.ComplexityRoot.JourneyProgressEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.Cursor(childComplexity), true
+	case "JourneyProgressEvent.enrollmentId":
+		if e.ComplexityRoot.JourneyProgressEvent.EnrollmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.EnrollmentID(childComplexity), true
+	case "JourneyProgressEvent.facts":
+		if e.ComplexityRoot.JourneyProgressEvent.Facts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.Facts(childComplexity), true
+	case "JourneyProgressEvent.journeyId":
+		if e.ComplexityRoot.JourneyProgressEvent.JourneyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.JourneyID(childComplexity), true
+	case "JourneyProgressEvent.kind":
+		if e.ComplexityRoot.JourneyProgressEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.Kind(childComplexity), true
+	case "JourneyProgressEvent.milestone":
+		if e.ComplexityRoot.JourneyProgressEvent.Milestone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.Milestone(childComplexity), true
+	case "JourneyProgressEvent.status":
+		if e.ComplexityRoot.JourneyProgressEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyProgressEvent.Status(childComplexity), true
 
 	case "MailboxMessage.from":
 		if e.ComplexityRoot.MailboxMessage.From == nil {
@@ -1631,6 +1852,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlayRunEdge.Node(childComplexity), true
 
+	case "PlayRunFeedEvent.at":
+		if e.ComplexityRoot.PlayRunFeedEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunFeedEvent.At(childComplexity), true
+	case "PlayRunFeedEvent.cursor":
+		if e.ComplexityRoot.PlayRunFeedEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunFeedEvent.Cursor(childComplexity), true
+	case "PlayRunFeedEvent.kind":
+		if e.ComplexityRoot.PlayRunFeedEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunFeedEvent.Kind(childComplexity), true
+	case "PlayRunFeedEvent.playRun":
+		if e.ComplexityRoot.PlayRunFeedEvent.PlayRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunFeedEvent.PlayRun(childComplexity), true
+	case "PlayRunFeedEvent.status":
+		if e.ComplexityRoot.PlayRunFeedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlayRunFeedEvent.Status(childComplexity), true
+
 	case "PlayStepRun.attempt":
 		if e.ComplexityRoot.PlayStepRun.Attempt == nil {
 			break
@@ -1977,6 +2229,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RecordEventsPayload.Duplicates(childComplexity), true
 
+	case "RecordedEvent.contact":
+		if e.ComplexityRoot.RecordedEvent.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordedEvent.Contact(childComplexity), true
+	case "RecordedEvent.id":
+		if e.ComplexityRoot.RecordedEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordedEvent.ID(childComplexity), true
+	case "RecordedEvent.name":
+		if e.ComplexityRoot.RecordedEvent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordedEvent.Name(childComplexity), true
+	case "RecordedEvent.occurredAt":
+		if e.ComplexityRoot.RecordedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordedEvent.OccurredAt(childComplexity), true
+
+	case "Subscription.accountActivity":
+		if e.ComplexityRoot.Subscription.AccountActivity == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_accountActivity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AccountActivity(childComplexity, args["accountId"].(string), args["after"].(*string)), true
+	case "Subscription.inAppMessages":
+		if e.ComplexityRoot.Subscription.InAppMessages == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_inAppMessages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.InAppMessages(childComplexity, args["contactId"].(string), args["after"].(*string)), true
+	case "Subscription.journeyProgress":
+		if e.ComplexityRoot.Subscription.JourneyProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_journeyProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.JourneyProgress(childComplexity, args["journeyId"].(string), args["after"].(*string)), true
+	case "Subscription.playRunUpdates":
+		if e.ComplexityRoot.Subscription.PlayRunUpdates == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_playRunUpdates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.PlayRunUpdates(childComplexity, args["playId"].(string), args["after"].(*string)), true
+	case "Subscription.taskFeed":
+		if e.ComplexityRoot.Subscription.TaskFeed == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_taskFeed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TaskFeed(childComplexity, args["assignee"].(model.TaskFeedAssignee), args["after"].(*string)), true
+
 	case "Task.account":
 		if e.ComplexityRoot.Task.Account == nil {
 			break
@@ -2123,6 +2456,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskEdge.Node(childComplexity), true
+
+	case "TaskFeedEvent.at":
+		if e.ComplexityRoot.TaskFeedEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskFeedEvent.At(childComplexity), true
+	case "TaskFeedEvent.cursor":
+		if e.ComplexityRoot.TaskFeedEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskFeedEvent.Cursor(childComplexity), true
+	case "TaskFeedEvent.kind":
+		if e.ComplexityRoot.TaskFeedEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskFeedEvent.Kind(childComplexity), true
+	case "TaskFeedEvent.status":
+		if e.ComplexityRoot.TaskFeedEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskFeedEvent.Status(childComplexity), true
+	case "TaskFeedEvent.task":
+		if e.ComplexityRoot.TaskFeedEvent.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskFeedEvent.Task(childComplexity), true
 
 	case "TeamMember.role":
 		if e.ComplexityRoot.TeamMember.Role == nil {
@@ -2323,6 +2687,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PlayFilter", ec.unmarshalInputPlayFilter),
 			graphql.NewInputUnmarshaler("PlayRunFilter", ec.unmarshalInputPlayRunFilter),
 			graphql.NewInputUnmarshaler("TaskAssigneeFilter", ec.unmarshalInputTaskAssigneeFilter),
+			graphql.NewInputUnmarshaler("TaskFeedAssignee", ec.unmarshalInputTaskFeedAssignee),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
 			graphql.NewInputUnmarshaler("TeamMemberInput", ec.unmarshalInputTeamMemberInput),
 			graphql.NewInputUnmarshaler("TimelineEntryInput", ec.unmarshalInputTimelineEntryInput),
@@ -2372,6 +2737,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -3117,6 +3499,118 @@ type Mutation {
 
 # ---- Live feeds: subscriptions ----
 
+extend enum ApiKeyScope {
+  "Read in-app messages (the inAppMessages subscription) and nothing else, for a partner's product that shows a contact's messages live. READ and WRITE imply it."
+  IN_APP
+}
+
+"""
+Live feeds over graphql-transport-ws (authenticate in connection_init with
+{"authorization": "Bearer <access token or API key>"}). Every event carries an opaque cursor:
+subscribe again with ` + "`" + `after: <the last cursor received>` + "`" + ` (on any server process) to receive
+every later event exactly once, in order, then live ones. A cursor older than the log's
+retention (default 24 h) is refused with BAD_USER_INPUT on ` + "`" + `after` + "`" + `: subscribe without it and
+reload. A subscription that falls too far behind, or whose server shuts down, ends with an
+error; resume it with its last cursor.
+"""
+type Subscription {
+  "Changes to the tasks of an assignee: created, completed, reopened, reassigned (also to the feed the task left), snoozed, cancelled, updated."
+  taskFeed(assignee: TaskFeedAssignee!, after: String): TaskFeedEvent! @auth(role: VIEWER, scope: READ)
+  "An account's timeline entries, recorded events, play runs starting and finishing, and journey progress."
+  accountActivity(accountId: ID!, after: String): AccountActivityEvent! @auth(role: VIEWER, scope: READ)
+  "The runs of one play starting and finishing."
+  playRunUpdates(playId: ID!, after: String): PlayRunFeedEvent! @auth(role: VIEWER, scope: READ)
+  "The progress of one journey's enrolments (milestones starting, completing, at risk, behind...)."
+  journeyProgress(journeyId: ID!, after: String): JourneyProgressEvent! @auth(role: VIEWER, scope: READ)
+  "A contact's in-app messages as plays send them (API keys need IN_APP, READ or WRITE)."
+  inAppMessages(contactId: ID!, after: String): InAppMessageEvent! @auth(role: VIEWER, scope: IN_APP)
+}
+
+"Whose tasks a feed follows: exactly one field."
+input TaskFeedAssignee {
+  "The signed-in user (not for API keys)."
+  me: Boolean
+  userId: ID
+  "A team role key (CSM, SALES, IMPLEMENTATION, EXECUTIVE_SPONSOR) or id."
+  teamRole: String
+}
+
+"A change to a task."
+type TaskFeedEvent {
+  cursor: String!
+  "created, updated, completed, reopened, reassigned, snoozed or cancelled."
+  kind: String!
+  "When the change was made (its transaction's start)."
+  at: Time!
+  "The task's stored status right after this change."
+  status: TaskStatus!
+  "The task as it is when the event is delivered (it may have changed again since)."
+  task: Task!
+}
+
+"A usage event recorded for an account (recordEvents)."
+type RecordedEvent {
+  id: ID!
+  name: String!
+  occurredAt: Time!
+  contact: Contact
+}
+
+"""
+Something that happened on an account. kind is "<topic>.<what>": timeline.added, event.recorded,
+play_run.started, play_run.finished, or journey.<KIND> (journey.MILESTONE_STARTED,
+journey.BEHIND...); the field of the topic is set.
+"""
+type AccountActivityEvent {
+  cursor: String!
+  kind: String!
+  at: Time!
+  account: Account!
+  timelineEntry: TimelineEntry
+  event: RecordedEvent
+  playRun: PlayRun
+  journey: JourneyProgressEvent
+}
+
+"A play run starting (kind started) or finishing (kind finished)."
+type PlayRunFeedEvent {
+  cursor: String!
+  kind: String!
+  at: Time!
+  "The run's status right after this change."
+  status: PlayRunStatus!
+  "The run as it is when the event is delivered."
+  playRun: PlayRun!
+}
+
+"""
+A change in a journey enrolment. kind is the journey event (ENTERED, COMPLETED, CANCELLED,
+STALLED, MILESTONE_STARTED, MILESTONE_COMPLETED, MILESTONE_SKIPPED, AT_RISK, BEHIND).
+"""
+type JourneyProgressEvent {
+  cursor: String!
+  kind: String!
+  at: Time!
+  journeyId: ID!
+  enrollmentId: ID
+  account: Account
+  "The milestone's key, for milestone-level kinds."
+  milestone: String
+  "The milestone's or enrolment's status after the change, when the journey engine gives it."
+  status: String
+  "Every fact the journey engine recorded with the change."
+  facts: JSON!
+}
+
+"An in-app message sent to the contact (kind created) or marked by the product (kind displayed, dismissed or clicked)."
+type InAppMessageEvent {
+  cursor: String!
+  kind: String!
+  at: Time!
+  "The message as this change left it."
+  message: InAppMessage!
+}
+
 # ---- end of live feeds ----
 `, BuiltIn: false},
 }
@@ -3168,6 +3662,28 @@ func (ec *executionContext) childFields_Account(ctx context.Context, field graph
 		return ec.fieldContext_Account_timeline(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Account", field.Name)
+}
+
+func (ec *executionContext) childFields_AccountActivityEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AccountActivityEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_AccountActivityEvent_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_AccountActivityEvent_at(ctx, field)
+	case "account":
+		return ec.fieldContext_AccountActivityEvent_account(ctx, field)
+	case "timelineEntry":
+		return ec.fieldContext_AccountActivityEvent_timelineEntry(ctx, field)
+	case "event":
+		return ec.fieldContext_AccountActivityEvent_event(ctx, field)
+	case "playRun":
+		return ec.fieldContext_AccountActivityEvent_playRun(ctx, field)
+	case "journey":
+		return ec.fieldContext_AccountActivityEvent_journey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountActivityEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_AccountConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3306,6 +3822,44 @@ func (ec *executionContext) childFields_InAppMessage(ctx context.Context, field 
 		return ec.fieldContext_InAppMessage_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InAppMessage", field.Name)
+}
+
+func (ec *executionContext) childFields_InAppMessageEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_InAppMessageEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_InAppMessageEvent_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_InAppMessageEvent_at(ctx, field)
+	case "message":
+		return ec.fieldContext_InAppMessageEvent_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InAppMessageEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyProgressEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_JourneyProgressEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_JourneyProgressEvent_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_JourneyProgressEvent_at(ctx, field)
+	case "journeyId":
+		return ec.fieldContext_JourneyProgressEvent_journeyId(ctx, field)
+	case "enrollmentId":
+		return ec.fieldContext_JourneyProgressEvent_enrollmentId(ctx, field)
+	case "account":
+		return ec.fieldContext_JourneyProgressEvent_account(ctx, field)
+	case "milestone":
+		return ec.fieldContext_JourneyProgressEvent_milestone(ctx, field)
+	case "status":
+		return ec.fieldContext_JourneyProgressEvent_status(ctx, field)
+	case "facts":
+		return ec.fieldContext_JourneyProgressEvent_facts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyProgressEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_MailboxMessage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3456,6 +4010,22 @@ func (ec *executionContext) childFields_PlayRunEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PlayRunEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_PlayRunFeedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PlayRunFeedEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_PlayRunFeedEvent_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_PlayRunFeedEvent_at(ctx, field)
+	case "status":
+		return ec.fieldContext_PlayRunFeedEvent_status(ctx, field)
+	case "playRun":
+		return ec.fieldContext_PlayRunFeedEvent_playRun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlayRunFeedEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_PlayStepRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "stepId":
@@ -3536,6 +4106,20 @@ func (ec *executionContext) childFields_RecordEventsPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type RecordEventsPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RecordedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RecordedEvent_id(ctx, field)
+	case "name":
+		return ec.fieldContext_RecordedEvent_name(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_RecordedEvent_occurredAt(ctx, field)
+	case "contact":
+		return ec.fieldContext_RecordedEvent_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordedEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3600,6 +4184,22 @@ func (ec *executionContext) childFields_TaskEdge(ctx context.Context, field grap
 		return ec.fieldContext_TaskEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskFeedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TaskFeedEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_TaskFeedEvent_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_TaskFeedEvent_at(ctx, field)
+	case "status":
+		return ec.fieldContext_TaskFeedEvent_status(ctx, field)
+	case "task":
+		return ec.fieldContext_TaskFeedEvent_task(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskFeedEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_TeamMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4816,6 +5416,116 @@ func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_accountActivity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_inAppMessages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_journeyProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_playRunUpdates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "playId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["playId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_taskFeed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "assignee",
+		func(ctx context.Context, v any) (model.TaskFeedAssignee, error) {
+			return ec.unmarshalNTaskFeedAssignee2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskFeedAssignee(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["assignee"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5392,6 +6102,235 @@ func (ec *executionContext) fieldContext_Account_timeline(ctx context.Context, f
 	if fc.Args, err = ec.field_Account_timeline_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountActivityEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountActivityEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _AccountActivityEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountActivityEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _AccountActivityEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountActivityEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AccountActivityEvent_account(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccountActivityEvent().Account(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountActivityEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountActivityEvent_timelineEntry(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_timelineEntry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccountActivityEvent().TimelineEntry(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TimelineEntry) graphql.Marshaler {
+			return ec.marshalOTimelineEntry2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTimelineEntry(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_timelineEntry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountActivityEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TimelineEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountActivityEvent_event(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecordedEvent) graphql.Marshaler {
+			return ec.marshalORecordedEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRecordedEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountActivityEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordedEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountActivityEvent_playRun(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_playRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccountActivityEvent().PlayRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+			return ec.marshalOPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_playRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountActivityEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountActivityEvent_journey(ctx context.Context, field graphql.CollectedField, obj *model.AccountActivityEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountActivityEvent_journey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Journey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyProgressEvent) graphql.Marshaler {
+			return ec.marshalOJourneyProgressEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyProgressEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountActivityEvent_journey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountActivityEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyProgressEvent(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -6450,6 +7389,323 @@ func (ec *executionContext) _InAppMessage_createdAt(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_InAppMessage_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InAppMessage", field, false, false, "Time")
+}
+
+func (ec *executionContext) _InAppMessageEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessageEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessageEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessageEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessageEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _InAppMessageEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessageEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessageEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessageEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessageEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _InAppMessageEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessageEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessageEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessageEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InAppMessageEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _InAppMessageEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.InAppMessageEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InAppMessageEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InAppMessage) graphql.Marshaler {
+			return ec.marshalNInAppMessage2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InAppMessageEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InAppMessageEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InAppMessage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyProgressEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyProgressEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyProgressEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyProgressEvent_journeyId(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_journeyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JourneyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_journeyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _JourneyProgressEvent_enrollmentId(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_enrollmentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnrollmentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_enrollmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _JourneyProgressEvent_account(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyProgressEvent().Account(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalOAccount2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyProgressEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyProgressEvent_milestone(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_milestone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Milestone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_milestone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyProgressEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyProgressEvent_facts(ctx context.Context, field graphql.CollectedField, obj *model.JourneyProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyProgressEvent_facts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Facts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyProgressEvent_facts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyProgressEvent", field, false, false, "JSON")
 }
 
 func (ec *executionContext) _MailboxMessage_id(ctx context.Context, field graphql.CollectedField, obj *model.MailboxMessage) (ret graphql.Marshaler) {
@@ -9959,6 +11215,130 @@ func (ec *executionContext) fieldContext_PlayRunEdge_node(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _PlayRunFeedEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunFeedEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunFeedEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRunFeedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayRunFeedEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunFeedEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunFeedEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRunFeedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlayRunFeedEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunFeedEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunFeedEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRunFeedEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlayRunFeedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunFeedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PlayRunStatus) graphql.Marshaler {
+			return ec.marshalNPlayRunStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunFeedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlayRunFeedEvent", field, false, false, "PlayRunStatus")
+}
+
+func (ec *executionContext) _PlayRunFeedEvent_playRun(ctx context.Context, field graphql.CollectedField, obj *model.PlayRunFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlayRunFeedEvent_playRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlayRunFeedEvent().PlayRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+			return ec.marshalNPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlayRunFeedEvent_playRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlayRunFeedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PlayStepRun_stepId(ctx context.Context, field graphql.CollectedField, obj *model.PlayStepRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11870,6 +13250,442 @@ func (ec *executionContext) fieldContext_RecordEventsPayload_duplicates(_ contex
 	return graphql.NewScalarFieldContext("RecordEventsPayload", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RecordedEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.RecordedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordedEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordedEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RecordedEvent_name(ctx context.Context, field graphql.CollectedField, obj *model.RecordedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordedEvent_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordedEvent_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.RecordedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordedEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RecordedEvent_contact(ctx context.Context, field graphql.CollectedField, obj *model.RecordedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordedEvent_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RecordedEvent().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecordedEvent_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_taskFeed(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_taskFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TaskFeed(ctx, fc.Args["assignee"].(model.TaskFeedAssignee), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.TaskFeedEvent
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.TaskFeedEvent
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.TaskFeedEvent
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskFeedEvent) graphql.Marshaler {
+			return ec.marshalNTaskFeedEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskFeedEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_taskFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskFeedEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_taskFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_accountActivity(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_accountActivity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AccountActivity(ctx, fc.Args["accountId"].(string), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.AccountActivityEvent
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.AccountActivityEvent
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.AccountActivityEvent
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AccountActivityEvent) graphql.Marshaler {
+			return ec.marshalNAccountActivityEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountActivityEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_accountActivity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountActivityEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_accountActivity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_playRunUpdates(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_playRunUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().PlayRunUpdates(ctx, fc.Args["playId"].(string), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.PlayRunFeedEvent
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.PlayRunFeedEvent
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.PlayRunFeedEvent
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlayRunFeedEvent) graphql.Marshaler {
+			return ec.marshalNPlayRunFeedEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunFeedEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_playRunUpdates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlayRunFeedEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_playRunUpdates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_journeyProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_journeyProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().JourneyProgress(ctx, fc.Args["journeyId"].(string), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.JourneyProgressEvent
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.JourneyProgressEvent
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyProgressEvent
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyProgressEvent) graphql.Marshaler {
+			return ec.marshalNJourneyProgressEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyProgressEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_journeyProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyProgressEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_journeyProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_inAppMessages(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_inAppMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().InAppMessages(ctx, fc.Args["contactId"].(string), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.InAppMessageEvent
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "IN_APP")
+				if err != nil {
+					var zeroVal *model.InAppMessageEvent
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.InAppMessageEvent
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InAppMessageEvent) graphql.Marshaler {
+			return ec.marshalNInAppMessageEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_inAppMessages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InAppMessageEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_inAppMessages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12487,6 +14303,130 @@ func (ec *executionContext) fieldContext_TaskEdge_node(_ context.Context, field 
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskFeedEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TaskFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskFeedEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskFeedEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskFeedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskFeedEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.TaskFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskFeedEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskFeedEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskFeedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskFeedEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.TaskFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskFeedEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskFeedEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskFeedEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TaskFeedEvent_status(ctx context.Context, field graphql.CollectedField, obj *model.TaskFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskFeedEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TaskStatus) graphql.Marshaler {
+			return ec.marshalNTaskStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskFeedEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskFeedEvent", field, false, false, "TaskStatus")
+}
+
+func (ec *executionContext) _TaskFeedEvent_task(ctx context.Context, field graphql.CollectedField, obj *model.TaskFeedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskFeedEvent_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskFeedEvent().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalNTask2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskFeedEvent_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskFeedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Task(ctx, field)
 		},
@@ -15326,6 +17266,62 @@ func UnmarshalTaskAssigneeFilter(ctx context.Context, raw any) (model.TaskAssign
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTaskFeedAssignee(ctx context.Context, obj any) (model.TaskFeedAssignee, error) {
+	var it model.TaskFeedAssignee
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"me", "userId", "teamRole"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "me":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("me"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Me = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "teamRole":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("teamRole"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TeamRole = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTaskFeedAssignee unmarshals raw into the TaskFeedAssignee input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTaskFeedAssignee(ctx context.Context, raw any) (model.TaskFeedAssignee, error) {
+	var out model.TaskFeedAssignee
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TaskFeedAssignee", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj any) (model.TaskFilter, error) {
 	var it model.TaskFilter
 	if obj == nil {
@@ -15866,6 +17862,77 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var accountActivityEventImplementors = []string{"AccountActivityEvent"}
+
+func (ec *executionContext) _AccountActivityEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AccountActivityEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountActivityEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountActivityEvent")
+		case "cursor":
+			out.Values[i] = ec._AccountActivityEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._AccountActivityEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._AccountActivityEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "account":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AccountActivityEvent_account(ctx, field, obj)
+				})
+		case "timelineEntry":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AccountActivityEvent_timelineEntry(ctx, field, obj)
+				})
+		case "event":
+			out.Values[i] = ec._AccountActivityEvent_event(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "playRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AccountActivityEvent_playRun(ctx, field, obj)
+				})
+		case "journey":
+			out.Values[i] = ec._AccountActivityEvent_journey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var accountConnectionImplementors = []string{"AccountConnection"}
 
 func (ec *executionContext) _AccountConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AccountConnection) graphql.Marshaler {
@@ -16312,6 +18379,128 @@ func (ec *executionContext) _InAppMessage(ctx context.Context, sel ast.Selection
 			}
 		case "createdAt":
 			out.Values[i] = ec._InAppMessage_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inAppMessageEventImplementors = []string{"InAppMessageEvent"}
+
+func (ec *executionContext) _InAppMessageEvent(ctx context.Context, sel ast.SelectionSet, obj *model.InAppMessageEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inAppMessageEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InAppMessageEvent")
+		case "cursor":
+			out.Values[i] = ec._InAppMessageEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._InAppMessageEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._InAppMessageEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._InAppMessageEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyProgressEventImplementors = []string{"JourneyProgressEvent"}
+
+func (ec *executionContext) _JourneyProgressEvent(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyProgressEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyProgressEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyProgressEvent")
+		case "cursor":
+			out.Values[i] = ec._JourneyProgressEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._JourneyProgressEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._JourneyProgressEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "journeyId":
+			out.Values[i] = ec._JourneyProgressEvent_journeyId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enrollmentId":
+			out.Values[i] = ec._JourneyProgressEvent_enrollmentId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "account":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyProgressEvent_account(ctx, field, obj)
+				})
+		case "milestone":
+			out.Values[i] = ec._JourneyProgressEvent_milestone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._JourneyProgressEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "facts":
+			out.Values[i] = ec._JourneyProgressEvent_facts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -17115,6 +19304,60 @@ func (ec *executionContext) _PlayRunEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var playRunFeedEventImplementors = []string{"PlayRunFeedEvent"}
+
+func (ec *executionContext) _PlayRunFeedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.PlayRunFeedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, playRunFeedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlayRunFeedEvent")
+		case "cursor":
+			out.Values[i] = ec._PlayRunFeedEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._PlayRunFeedEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._PlayRunFeedEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._PlayRunFeedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "playRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlayRunFeedEvent_playRun(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var playStepRunImplementors = []string{"PlayStepRun"}
 
 func (ec *executionContext) _PlayStepRun(ctx context.Context, sel ast.SelectionSet, obj *model.PlayStepRun) graphql.Marshaler {
@@ -17546,6 +19789,83 @@ func (ec *executionContext) _RecordEventsPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var recordedEventImplementors = []string{"RecordedEvent"}
+
+func (ec *executionContext) _RecordedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.RecordedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordedEvent")
+		case "id":
+			out.Values[i] = ec._RecordedEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._RecordedEvent_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._RecordedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RecordedEvent_contact(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "taskFeed":
+		return ec._Subscription_taskFeed(ctx, fields[0])
+	case "accountActivity":
+		return ec._Subscription_accountActivity(ctx, fields[0])
+	case "playRunUpdates":
+		return ec._Subscription_playRunUpdates(ctx, fields[0])
+	case "journeyProgress":
+		return ec._Subscription_journeyProgress(ctx, fields[0])
+	case "inAppMessages":
+		return ec._Subscription_inAppMessages(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var taskImplementors = []string{"Task", "Node"}
 
 func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj *model.Task) graphql.Marshaler {
@@ -17739,6 +20059,60 @@ func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var taskFeedEventImplementors = []string{"TaskFeedEvent"}
+
+func (ec *executionContext) _TaskFeedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.TaskFeedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskFeedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskFeedEvent")
+		case "cursor":
+			out.Values[i] = ec._TaskFeedEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._TaskFeedEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._TaskFeedEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._TaskFeedEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TaskFeedEvent_task(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18498,6 +20872,14 @@ func (ec *executionContext) marshalNAccount2ᚖgithubᚗcomᚋstewardhqᚋstewar
 	return ec._Account(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAccountActivityEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountActivityEvent(ctx context.Context, sel ast.SelectionSet, v *model.AccountActivityEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccountActivityEvent!")
+		return graphql.Null
+	}
+	return ec._AccountActivityEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAccountConnection2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountConnection(ctx context.Context, sel ast.SelectionSet, v *model.AccountConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AccountConnection!")
@@ -18795,6 +21177,14 @@ func (ec *executionContext) marshalNInAppMessage2ᚖgithubᚗcomᚋstewardhqᚋs
 	return ec._InAppMessage(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNInAppMessageEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageEvent(ctx context.Context, sel ast.SelectionSet, v *model.InAppMessageEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InAppMessageEvent!")
+		return graphql.Null
+	}
+	return ec._InAppMessageEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInAppMessageStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐInAppMessageStatus(ctx context.Context, v any) (model.InAppMessageStatus, error) {
 	var res model.InAppMessageStatus
 	err := res.UnmarshalGQL(v)
@@ -18836,6 +21226,14 @@ func (ec *executionContext) marshalNJSON2githubᚗcomᚋstewardhqᚋstewardᚋgr
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNJourneyProgressEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyProgressEvent(ctx context.Context, sel ast.SelectionSet, v *model.JourneyProgressEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyProgressEvent!")
+		return graphql.Null
+	}
+	return ec._JourneyProgressEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNLifecycleStage2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐLifecycleStage(ctx context.Context, v any) (model.LifecycleStage, error) {
@@ -19018,6 +21416,14 @@ func (ec *executionContext) marshalNPlayRunEdge2ᚖgithubᚗcomᚋstewardhqᚋst
 		return graphql.Null
 	}
 	return ec._PlayRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPlayRunFeedEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunFeedEvent(ctx context.Context, sel ast.SelectionSet, v *model.PlayRunFeedEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlayRunFeedEvent!")
+		return graphql.Null
+	}
+	return ec._PlayRunFeedEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPlayRunStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunStatus(ctx context.Context, v any) (model.PlayRunStatus, error) {
@@ -19245,6 +21651,19 @@ func (ec *executionContext) marshalNTaskEdge2ᚖgithubᚗcomᚋstewardhqᚋstewa
 		return graphql.Null
 	}
 	return ec._TaskEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTaskFeedAssignee2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskFeedAssignee(ctx context.Context, v any) (model.TaskFeedAssignee, error) {
+	res, err := ec.unmarshalInputTaskFeedAssignee(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskFeedEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskFeedEvent(ctx context.Context, sel ast.SelectionSet, v *model.TaskFeedEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TaskFeedEvent!")
+		return graphql.Null
+	}
+	return ec._TaskFeedEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTaskPriority2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTaskPriority(ctx context.Context, v any) (model.TaskPriority, error) {
@@ -19605,6 +22024,13 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) marshalOAccount2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccount(ctx context.Context, sel ast.SelectionSet, v *model.Account) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Account(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOAccountFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountFilter(ctx context.Context, v any) (*model.AccountFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -19811,6 +22237,13 @@ func (ec *executionContext) marshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgr
 	return v
 }
 
+func (ec *executionContext) marshalOJourneyProgressEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyProgressEvent(ctx context.Context, sel ast.SelectionSet, v *model.JourneyProgressEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JourneyProgressEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOLifecycleStage2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐLifecycleStageᚄ(ctx context.Context, v any) ([]model.LifecycleStage, error) {
 	if v == nil {
 		return nil, nil
@@ -19876,6 +22309,13 @@ func (ec *executionContext) unmarshalOPlayFilter2ᚖgithubᚗcomᚋstewardhqᚋs
 	}
 	res, err := ec.unmarshalInputPlayFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPlayRun2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRun(ctx context.Context, sel ast.SelectionSet, v *model.PlayRun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PlayRun(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOPlayRunFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPlayRunFilter(ctx context.Context, v any) (*model.PlayRunFilter, error) {
@@ -19959,6 +22399,13 @@ func (ec *executionContext) marshalOPlayVersion2ᚖgithubᚗcomᚋstewardhqᚋst
 		return graphql.Null
 	}
 	return ec._PlayVersion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORecordedEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRecordedEvent(ctx context.Context, sel ast.SelectionSet, v *model.RecordedEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RecordedEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
@@ -20112,6 +22559,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTimelineEntry2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTimelineEntry(ctx context.Context, sel ast.SelectionSet, v *model.TimelineEntry) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TimelineEntry(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOTimelineKind2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTimelineKindᚄ(ctx context.Context, v any) ([]model.TimelineKind, error) {

@@ -51,6 +51,14 @@ type HandlerConfig struct {
 	// WrapWebsocket, when set, decorates how websocket connections are accepted (the server
 	// tracks them to close them with a clean code on shutdown).
 	WrapWebsocket func(transport.WebsocketImplementation) transport.WebsocketImplementation
+	// WSInitTimeout closes (4408) a websocket that sends no connection_init within it.
+	WSInitTimeout time.Duration
+	// WSMaxSubscriptions caps the running subscriptions of one websocket; a subscribe over
+	// it is answered with a RATE_LIMITED error for its id.
+	WSMaxSubscriptions int
+	// WSPingInterval is how often the server pings graphql-transport-ws clients; one that
+	// answers no pong within two intervals is disconnected.
+	WSPingInterval time.Duration
 }
 
 func (c *HandlerConfig) defaults() {
@@ -69,6 +77,15 @@ func (c *HandlerConfig) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.WSInitTimeout == 0 {
+		c.WSInitTimeout = DefaultWSInitTimeout
+	}
+	if c.WSMaxSubscriptions == 0 {
+		c.WSMaxSubscriptions = DefaultWSMaxSubscriptions
+	}
+	if c.WSPingInterval == 0 {
+		c.WSPingInterval = DefaultWSPingInterval
+	}
 }
 
 // NewHandler builds the GraphQL endpoint: transports (POST, GET, graphql-transport-ws), the
@@ -77,14 +94,20 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 	cfg.defaults()
 	es := NewExecutableSchema(Config{Resolvers: r, Directives: DirectiveRoot{Auth: authDirective}, Complexity: complexity()})
 	srv := handler.New(es)
-	var wsImpl transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
-		AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
+	var wsImpl transport.WebsocketImplementation = wsGuardImplementation{
+		inner: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
+		},
+		initTimeout:      cfg.WSInitTimeout,
+		maxSubscriptions: cfg.WSMaxSubscriptions,
 	}
 	if cfg.WrapWebsocket != nil {
 		wsImpl = cfg.WrapWebsocket(wsImpl)
 	}
 	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second,
+		KeepAlivePingInterval: 15 * time.Second, // graphql-ws (legacy) keep-alives
+		PingPongInterval:      cfg.WSPingInterval,
+		InitFunc:              wsInit(r.AuthService),
 		Implementation:        wsImpl,
 	})
 	srv.AddTransport(transport.Options{})
@@ -118,7 +141,14 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 		}
 		return next(withLoaders(ctx, b))
 	})
-	return srv
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription {
+			// Each event of a subscription loads fresh: loader caches must not outlive it.
+			ctx = withLoaders(ctx, b)
+		}
+		return next(ctx)
+	})
+	return withWSGuardSlot(srv)
 }
 
 // originPatterns turns allowed origins ("http://localhost:5173") into the host patterns

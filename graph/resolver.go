@@ -12,6 +12,7 @@ import (
 	"github.com/stewardhq/steward/account"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/delivery"
+	"github.com/stewardhq/steward/feed"
 	"github.com/stewardhq/steward/play"
 	"github.com/stewardhq/steward/task"
 )
@@ -38,4 +39,6 @@ type Resolver struct {
 	PlayEngine *play.Engine
 	// Delivery reads the dev mailbox; set by server.StartQueue.
 	Delivery *delivery.Service
+	// Feed serves the live feeds (subscriptions); set by server.StartFeed.
+	Feed *feed.Hub
 }

@@ -42,6 +42,26 @@ func (r *accountResolver) Timeline(ctx context.Context, obj *model.Account, firs
 	return timelinePage(ctx, r.AccountService, obj.DBID, first, after, kinds)
 }
 
+func (r *accountActivityEventResolver) Account(ctx context.Context, obj *model.AccountActivityEvent) (*model.Account, error) {
+	return loadAccount(ctx, obj.AccountID)
+}
+
+func (r *accountActivityEventResolver) TimelineEntry(ctx context.Context, obj *model.AccountActivityEvent) (*model.TimelineEntry, error) {
+	if obj.TimelineEntryID == nil {
+		return nil, nil
+	}
+	e, err := r.AccountService.GetTimelineEntry(ctx, viewer(ctx).Tenant(), *obj.TimelineEntryID)
+	return convertOrErr(e, err, toGraphTimelineEntry)
+}
+
+func (r *accountActivityEventResolver) PlayRun(ctx context.Context, obj *model.AccountActivityEvent) (*model.PlayRun, error) {
+	if obj.PlayRunID == nil {
+		return nil, nil
+	}
+	run, err := r.PlayEngine.Run(ctx, viewer(ctx).Tenant(), *obj.PlayRunID)
+	return convertOrErr(run, err, toGraphPlayRun)
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error) {
 	return r.AccountService.Count(ctx, viewer(ctx).Tenant(), obj.Filter)
@@ -59,6 +79,13 @@ func (r *contactConnectionResolver) TotalCount(ctx context.Context, obj *model.C
 
 func (r *inAppMessageResolver) Contact(ctx context.Context, obj *model.InAppMessage) (*model.Contact, error) {
 	return loadContact(ctx, &obj.ContactID)
+}
+
+func (r *journeyProgressEventResolver) Account(ctx context.Context, obj *model.JourneyProgressEvent) (*model.Account, error) {
+	if obj.AccountID == nil {
+		return nil, nil
+	}
+	return loadAccount(ctx, *obj.AccountID)
 }
 
 // Login is the resolver for the login field.
@@ -416,6 +443,11 @@ func (r *playRunResolver) Steps(ctx context.Context, obj *model.PlayRun) ([]*mod
 	return convertAll(rows, err, toGraphPlayStepRun)
 }
 
+func (r *playRunFeedEventResolver) PlayRun(ctx context.Context, obj *model.PlayRunFeedEvent) (*model.PlayRun, error) {
+	run, err := r.PlayEngine.Run(ctx, viewer(ctx).Tenant(), obj.PlayRunID)
+	return convertOrErr(run, err, toGraphPlayRun)
+}
+
 func (r *playStepRunResolver) Task(ctx context.Context, obj *model.PlayStepRun) (*model.Task, error) {
 	if obj.TaskID == nil {
 		return nil, nil
@@ -592,6 +624,55 @@ func (r *queryResolver) PreviewPlay(ctx context.Context, playID *string, definit
 	return convertOrErr(p, err, toGraphPlayPreview)
 }
 
+func (r *recordedEventResolver) Contact(ctx context.Context, obj *model.RecordedEvent) (*model.Contact, error) {
+	return loadContact(ctx, obj.ContactID)
+}
+
+func (r *subscriptionResolver) TaskFeed(ctx context.Context, assignee model.TaskFeedAssignee, after *string) (<-chan *model.TaskFeedEvent, error) {
+	who, err := toTaskFeedAssignee(ctx, assignee)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.Feed.TaskFilter(ctx, viewer(ctx).Tenant(), who)
+	return subscribe(ctx, r.Feed, f, err, after, toGraphTaskFeedEvent)
+}
+
+func (r *subscriptionResolver) AccountActivity(ctx context.Context, accountID string, after *string) (<-chan *model.AccountActivityEvent, error) {
+	id, err := parseID(accountID, kindAccount)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.Feed.AccountFilter(ctx, viewer(ctx).Tenant(), id)
+	return subscribe(ctx, r.Feed, f, err, after, toGraphAccountActivityEvent)
+}
+
+func (r *subscriptionResolver) PlayRunUpdates(ctx context.Context, playID string, after *string) (<-chan *model.PlayRunFeedEvent, error) {
+	id, err := parseID(playID, kindPlay)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.Feed.PlayFilter(ctx, viewer(ctx).Tenant(), id)
+	return subscribe(ctx, r.Feed, f, err, after, toGraphPlayRunFeedEvent)
+}
+
+func (r *subscriptionResolver) JourneyProgress(ctx context.Context, journeyID string, after *string) (<-chan *model.JourneyProgressEvent, error) {
+	id, err := parseID(journeyID, kindJourney)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.Feed.JourneyFilter(ctx, viewer(ctx).Tenant(), id)
+	return subscribe(ctx, r.Feed, f, err, after, toGraphJourneyProgressEvent)
+}
+
+func (r *subscriptionResolver) InAppMessages(ctx context.Context, contactID string, after *string) (<-chan *model.InAppMessageEvent, error) {
+	id, err := parseID(contactID, kindContact)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.Feed.ContactFilter(ctx, viewer(ctx).Tenant(), id)
+	return subscribe(ctx, r.Feed, f, err, after, toGraphInAppMessageEvent)
+}
+
 func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }
@@ -614,6 +695,11 @@ func (r *taskResolver) CompletedBy(ctx context.Context, obj *model.Task) (*model
 
 func (r *taskConnectionResolver) TotalCount(ctx context.Context, obj *model.TaskConnection) (int, error) {
 	return r.TaskService.Count(ctx, viewer(ctx).Tenant(), obj.Filter)
+}
+
+func (r *taskFeedEventResolver) Task(ctx context.Context, obj *model.TaskFeedEvent) (*model.Task, error) {
+	t, err := r.TaskService.Get(ctx, viewer(ctx).Tenant(), obj.TaskID)
+	return convertOrErr(t, err, toGraphTask)
 }
 
 // Role is the resolver for the role field.
@@ -671,6 +757,10 @@ func (r *workspaceResolver) TeamRoles(ctx context.Context, obj *model.Workspace)
 
 func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
 
+func (r *Resolver) AccountActivityEvent() AccountActivityEventResolver {
+	return &accountActivityEventResolver{r}
+}
+
 func (r *Resolver) AccountConnection() AccountConnectionResolver {
 	return &accountConnectionResolver{r}
 }
@@ -683,6 +773,10 @@ func (r *Resolver) ContactConnection() ContactConnectionResolver {
 
 func (r *Resolver) InAppMessage() InAppMessageResolver { return &inAppMessageResolver{r} }
 
+func (r *Resolver) JourneyProgressEvent() JourneyProgressEventResolver {
+	return &journeyProgressEventResolver{r}
+}
+
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) OverdueCount() OverdueCountResolver { return &overdueCountResolver{r} }
@@ -691,15 +785,23 @@ func (r *Resolver) Play() PlayResolver { return &playResolver{r} }
 
 func (r *Resolver) PlayRun() PlayRunResolver { return &playRunResolver{r} }
 
+func (r *Resolver) PlayRunFeedEvent() PlayRunFeedEventResolver { return &playRunFeedEventResolver{r} }
+
 func (r *Resolver) PlayStepRun() PlayStepRunResolver { return &playStepRunResolver{r} }
 
 func (r *Resolver) PlayVersion() PlayVersionResolver { return &playVersionResolver{r} }
 
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) RecordedEvent() RecordedEventResolver { return &recordedEventResolver{r} }
+
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
 
 func (r *Resolver) TaskConnection() TaskConnectionResolver { return &taskConnectionResolver{r} }
+
+func (r *Resolver) TaskFeedEvent() TaskFeedEventResolver { return &taskFeedEventResolver{r} }
 
 func (r *Resolver) TeamMember() TeamMemberResolver { return &teamMemberResolver{r} }
 
@@ -710,22 +812,28 @@ func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 func (r *Resolver) Workspace() WorkspaceResolver { return &workspaceResolver{r} }
 
 type (
-	accountResolver           struct{ *Resolver }
-	accountConnectionResolver struct{ *Resolver }
-	contactResolver           struct{ *Resolver }
-	contactConnectionResolver struct{ *Resolver }
-	inAppMessageResolver      struct{ *Resolver }
-	mutationResolver          struct{ *Resolver }
-	overdueCountResolver      struct{ *Resolver }
-	playResolver              struct{ *Resolver }
-	playRunResolver           struct{ *Resolver }
-	playStepRunResolver       struct{ *Resolver }
-	playVersionResolver       struct{ *Resolver }
-	queryResolver             struct{ *Resolver }
-	taskResolver              struct{ *Resolver }
-	taskConnectionResolver    struct{ *Resolver }
-	teamMemberResolver        struct{ *Resolver }
-	timelineEntryResolver     struct{ *Resolver }
-	viewerResolver            struct{ *Resolver }
-	workspaceResolver         struct{ *Resolver }
+	accountResolver              struct{ *Resolver }
+	accountActivityEventResolver struct{ *Resolver }
+	accountConnectionResolver    struct{ *Resolver }
+	contactResolver              struct{ *Resolver }
+	contactConnectionResolver    struct{ *Resolver }
+	inAppMessageResolver         struct{ *Resolver }
+	journeyProgressEventResolver struct{ *Resolver }
+	mutationResolver             struct{ *Resolver }
+	overdueCountResolver         struct{ *Resolver }
+	playResolver                 struct{ *Resolver }
+	playRunResolver              struct{ *Resolver }
+	playRunFeedEventResolver     struct{ *Resolver }
+	playStepRunResolver          struct{ *Resolver }
+	playVersionResolver          struct{ *Resolver }
+	queryResolver                struct{ *Resolver }
+	recordedEventResolver        struct{ *Resolver }
+	subscriptionResolver         struct{ *Resolver }
+	taskResolver                 struct{ *Resolver }
+	taskConnectionResolver       struct{ *Resolver }
+	taskFeedEventResolver        struct{ *Resolver }
+	teamMemberResolver           struct{ *Resolver }
+	timelineEntryResolver        struct{ *Resolver }
+	viewerResolver               struct{ *Resolver }
+	workspaceResolver            struct{ *Resolver }
 )

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/feed"
+	"github.com/stewardhq/steward/graph"
 	"github.com/stewardhq/steward/queue"
 )
 
@@ -26,6 +29,7 @@ const (
 	DefaultDBMaxConns       = 20
 	DefaultPlaySweepTime    = time.Minute
 	DefaultQueueWorkers     = queue.DefaultWorkers
+	DefaultChangeLog        = db.ChangeLogOn
 )
 
 // Config is every setting of a Steward process, read from environment variables.
@@ -74,6 +78,24 @@ type Config struct {
 	// WebhookAllowPrivate lets SEND_WEBHOOK steps call loopback and private addresses
 	// (STEWARD_WEBHOOK_ALLOW_PRIVATE=true); off, they are refused to prevent SSRF.
 	WebhookAllowPrivate bool
+	// ChangeLog is how changes reach live feeds (STEWARD_CHANGE_LOG): "on" (log rows and one
+	// NOTIFY per transaction), "nonotify" (rows only; hubs find them by polling) or "off" (no
+	// live feeds; for measuring the log's cost in benchmarks only).
+	ChangeLog string
+	// ChangeRetention is how long change log rows are kept, so how long a live-feed client may
+	// be away and still resume by cursor (STEWARD_CHANGE_RETENTION).
+	ChangeRetention time.Duration
+	// FeedPollInterval is how often the hub reads the change log without a NOTIFY wake-up
+	// (STEWARD_FEED_POLL_INTERVAL).
+	FeedPollInterval time.Duration
+	// FeedBufferSize is how many events a subscriber may fall behind before it is dropped and
+	// must resume by cursor (STEWARD_FEED_BUFFER).
+	FeedBufferSize int
+	// WSInitTimeout closes a websocket with 4408 when no connection_init arrives within it
+	// (STEWARD_WS_INIT_TIMEOUT).
+	WSInitTimeout time.Duration
+	// WSMaxSubscriptions caps the subscriptions of one websocket (STEWARD_WS_MAX_SUBSCRIPTIONS).
+	WSMaxSubscriptions int
 }
 
 // ConfigFromEnv reads Config from the environment, applying defaults, and validates it.
@@ -89,6 +111,7 @@ func ConfigFromEnv() (Config, error) {
 		MailFrom:    os.Getenv("STEWARD_MAIL_FROM"),
 
 		WebhookAllowPrivate: os.Getenv("STEWARD_WEBHOOK_ALLOW_PRIVATE") == "true",
+		ChangeLog:           env("STEWARD_CHANGE_LOG", DefaultChangeLog),
 	}
 	for _, o := range strings.Split(env("STEWARD_CORS_ORIGINS", DefaultCORSOrigins), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -114,6 +137,25 @@ func ConfigFromEnv() (Config, error) {
 	if c.MaxBodyBytes, err = envInt("STEWARD_MAX_BODY_BYTES", DefaultMaxBodyBytes); err != nil {
 		return c, err
 	}
+	if c.ChangeRetention, err = envDuration("STEWARD_CHANGE_RETENTION", feed.DefaultRetention); err != nil {
+		return c, err
+	}
+	if c.FeedPollInterval, err = envDuration("STEWARD_FEED_POLL_INTERVAL", feed.DefaultPollInterval); err != nil {
+		return c, err
+	}
+	if c.WSInitTimeout, err = envDuration("STEWARD_WS_INIT_TIMEOUT", graph.DefaultWSInitTimeout); err != nil {
+		return c, err
+	}
+	buffer, err := envInt("STEWARD_FEED_BUFFER", feed.DefaultBufferSize)
+	if err != nil {
+		return c, err
+	}
+	c.FeedBufferSize = int(buffer)
+	maxSubs, err := envInt("STEWARD_WS_MAX_SUBSCRIPTIONS", graph.DefaultWSMaxSubscriptions)
+	if err != nil {
+		return c, err
+	}
+	c.WSMaxSubscriptions = int(maxSubs)
 	n, err := envInt("STEWARD_DB_MAX_CONNS", DefaultDBMaxConns)
 	if err != nil {
 		return c, err
@@ -146,8 +188,14 @@ func (c Config) validate() error {
 		return fmt.Errorf("STEWARD_DB_MAX_CONNS must be at least 2")
 	case !c.Dev && c.JWTKeys == "":
 		return fmt.Errorf("STEWARD_JWT_KEYS must be set outside dev")
+	case c.ChangeLog != db.ChangeLogOn && c.ChangeLog != db.ChangeLogNoNotify && c.ChangeLog != db.ChangeLogOff:
+		return fmt.Errorf("STEWARD_CHANGE_LOG must be on, nonotify or off")
+	case c.WSInitTimeout < 100*time.Millisecond:
+		return fmt.Errorf("STEWARD_WS_INIT_TIMEOUT must be at least 100ms")
+	case c.WSMaxSubscriptions < 1:
+		return fmt.Errorf("STEWARD_WS_MAX_SUBSCRIPTIONS must be at least 1")
 	}
-	return nil
+	return c.FeedConfig(nil).Validate()
 }
 
 // LogValue masks secrets when the config is logged.
@@ -165,7 +213,9 @@ func (c Config) LogValue() []any {
 	return []any{"addr", c.Addr, "database_url", dbURL, "data_dir", c.DataDir, "dev", c.Dev,
 		"cors_origins", c.CORSOrigins, "jwt_keys", mask(c.JWTKeys), "access_token_ttl", c.AccessTokenTTL.String(),
 		"smtp_url", mask(c.SMTPURL), "play_sweep_interval", c.PlaySweepInterval.String(),
-		"shutdown_timeout", c.ShutdownTimeout.String(), "queue_workers", c.QueueWorkers}
+		"shutdown_timeout", c.ShutdownTimeout.String(), "queue_workers", c.QueueWorkers,
+		"change_log", c.ChangeLog, "change_retention", c.ChangeRetention.String(),
+		"feed_poll_interval", c.FeedPollInterval.String(), "ws_max_subscriptions", c.WSMaxSubscriptions}
 }
 
 func env(name, def string) string {

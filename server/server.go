@@ -53,6 +53,9 @@ func New(cfg Config, deps Deps) *Server {
 		Logger:           deps.Logger,
 		Extensions:       []graphql.HandlerExtension{operationMetrics{m}},
 		WrapWebsocket:    ws.wrap,
+
+		WSInitTimeout:      cfg.WSInitTimeout,
+		WSMaxSubscriptions: cfg.WSMaxSubscriptions,
 	}, deps.Resolver, deps.Bun)
 
 	mux := http.NewServeMux()

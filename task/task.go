@@ -139,7 +139,10 @@ func (s *Service) Create(ctx context.Context, idb bun.IDB, t db.Tenant, in NewTa
 		}
 		a.apply(task)
 		created, err = db.InsertTask(ctx, tx, t, task)
-		return err
+		if err != nil || !created {
+			return err
+		}
+		return logChange(ctx, tx, t, task, nil, db.KindCreated)
 	})
 	if err != nil {
 		return nil, false, err

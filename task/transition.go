@@ -138,11 +138,15 @@ func (s *Service) transition(ctx context.Context, t db.Tenant, id uuid.UUID, act
 		if !slices.Contains(allowedFrom[action], task.Status) {
 			return &TransitionError{Action: action, Status: task.EffectiveStatus(now)}
 		}
+		before := *task
 		if err := change(ctx, tx, task, now); err != nil {
 			return err
 		}
 		task.UpdatedAt = now
 		if err := db.UpdateTask(ctx, tx, t, task); err != nil {
+			return err
+		}
+		if err := logChange(ctx, tx, t, task, &before, actionKinds[action]); err != nil {
 			return err
 		}
 		out = task

@@ -261,3 +261,66 @@ type InAppMessage struct {
 
 func (InAppMessage) IsNode()         {}
 func (m InAppMessage) GetID() string { return m.ID }
+
+// TaskFeedEvent is one event of the taskFeed subscription; Task loads the task when the
+// event is delivered.
+type TaskFeedEvent struct {
+	Cursor string     `json:"cursor"`
+	Kind   string     `json:"kind"`
+	At     time.Time  `json:"at"`
+	Status TaskStatus `json:"status"`
+	TaskID uuid.UUID  `json:"-"`
+}
+
+// RecordedEvent is a usage event as an account activity feed shows it.
+type RecordedEvent struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	OccurredAt time.Time  `json:"occurredAt"`
+	ContactID  *uuid.UUID `json:"-"`
+}
+
+// AccountActivityEvent is one event of the accountActivity subscription: one of the id
+// fields is set, and its object loads when the event is delivered.
+type AccountActivityEvent struct {
+	Cursor          string                `json:"cursor"`
+	Kind            string                `json:"kind"`
+	At              time.Time             `json:"at"`
+	AccountID       uuid.UUID             `json:"-"`
+	TimelineEntryID *uuid.UUID            `json:"-"`
+	PlayRunID       *uuid.UUID            `json:"-"`
+	Event           *RecordedEvent        `json:"event,omitempty"`
+	Journey         *JourneyProgressEvent `json:"journey,omitempty"`
+}
+
+// PlayRunFeedEvent is one event of the playRunUpdates subscription.
+type PlayRunFeedEvent struct {
+	Cursor    string        `json:"cursor"`
+	Kind      string        `json:"kind"`
+	At        time.Time     `json:"at"`
+	Status    PlayRunStatus `json:"status"`
+	PlayRunID uuid.UUID     `json:"-"`
+}
+
+// JourneyProgressEvent is one event of the journeyProgress subscription (and the journey part
+// of an account activity event).
+type JourneyProgressEvent struct {
+	Cursor       string     `json:"cursor"`
+	Kind         string     `json:"kind"`
+	At           time.Time  `json:"at"`
+	JourneyID    string     `json:"journeyId"`
+	EnrollmentID *string    `json:"enrollmentId,omitempty"`
+	AccountID    *uuid.UUID `json:"-"`
+	Milestone    *string    `json:"milestone,omitempty"`
+	Status       *string    `json:"status,omitempty"`
+	Facts        JSON       `json:"facts"`
+}
+
+// InAppMessageEvent is one event of the inAppMessages subscription; Message is the message
+// as the change left it.
+type InAppMessageEvent struct {
+	Cursor  string        `json:"cursor"`
+	Kind    string        `json:"kind"`
+	At      time.Time     `json:"at"`
+	Message *InAppMessage `json:"message"`
+}

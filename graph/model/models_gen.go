@@ -232,6 +232,16 @@ type RecordEventsPayload struct {
 	Duplicates int `json:"duplicates"`
 }
 
+// Live feeds over graphql-transport-ws (authenticate in connection_init with
+// {"authorization": "Bearer <access token or API key>"}). Every event carries an opaque cursor:
+// subscribe again with `after: <the last cursor received>` (on any server process) to receive
+// every later event exactly once, in order, then live ones. A cursor older than the log's
+// retention (default 24 h) is refused with BAD_USER_INPUT on `after`: subscribe without it and
+// reload. A subscription that falls too far behind, or whose server shuts down, ends with an
+// error; resume it with its last cursor.
+type Subscription struct {
+}
+
 // Whose tasks: exactly one of the fields.
 type TaskAssigneeFilter struct {
 	Me     *bool   `json:"me,omitempty"`
@@ -244,6 +254,15 @@ type TaskAssigneeFilter struct {
 type TaskEdge struct {
 	Cursor string `json:"cursor"`
 	Node   *Task  `json:"node"`
+}
+
+// Whose tasks a feed follows: exactly one field.
+type TaskFeedAssignee struct {
+	// The signed-in user (not for API keys).
+	Me     *bool   `json:"me,omitempty"`
+	UserID *string `json:"userId,omitempty"`
+	// A team role key (CSM, SALES, IMPLEMENTATION, EXECUTIVE_SPONSOR) or id.
+	TeamRole *string `json:"teamRole,omitempty"`
 }
 
 type TaskFilter struct {
@@ -357,17 +376,20 @@ const (
 	APIKeyScopeRead        APIKeyScope = "READ"
 	APIKeyScopeWrite       APIKeyScope = "WRITE"
 	APIKeyScopeEventsWrite APIKeyScope = "EVENTS_WRITE"
+	// Read in-app messages (the inAppMessages subscription) and nothing else, for a partner's product that shows a contact's messages live. READ and WRITE imply it.
+	APIKeyScopeInApp APIKeyScope = "IN_APP"
 )
 
 var AllAPIKeyScope = []APIKeyScope{
 	APIKeyScopeRead,
 	APIKeyScopeWrite,
 	APIKeyScopeEventsWrite,
+	APIKeyScopeInApp,
 }
 
 func (e APIKeyScope) IsValid() bool {
 	switch e {
-	case APIKeyScopeRead, APIKeyScopeWrite, APIKeyScopeEventsWrite:
+	case APIKeyScopeRead, APIKeyScopeWrite, APIKeyScopeEventsWrite, APIKeyScopeInApp:
 		return true
 	}
 	return false

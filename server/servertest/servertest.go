@@ -25,6 +25,7 @@ import (
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/db/dbtest"
 	"github.com/stewardhq/steward/delivery"
+	"github.com/stewardhq/steward/feed"
 	"github.com/stewardhq/steward/graph"
 	"github.com/stewardhq/steward/server"
 )
@@ -42,14 +43,20 @@ type Env struct {
 	Bun    *bun.DB
 	Auth   *auth.Service
 	Config server.Config
-	seq    atomic.Int64
+	// Feed is the server's live-feed hub.
+	Feed *feed.Hub
+	seq  atomic.Int64
 }
 
 // settings are what Options change.
 type settings struct {
 	cfg   server.Config
+	feed  feed.Config
 	ownDB bool
 }
+
+// WithFeed edits the live-feed hub's config (poll interval, buffer, retention, clock).
+func WithFeed(edit func(*feed.Config)) Option { return func(s *settings) { edit(&s.feed) } }
 
 // Option changes the test server before it starts.
 type Option func(*settings)
@@ -71,7 +78,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		AccessTokenTTL: 15 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
 		MaxBodyBytes: server.DefaultMaxBodyBytes, OperationTimeout: 10 * time.Second,
 		ShutdownTimeout: 5 * time.Second, DBMaxConns: 20,
-	}}
+	}, feed: feed.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	for _, o := range opts {
 		o(&st)
 	}
@@ -101,6 +108,9 @@ func New(t testing.TB, opts ...Option) *Env {
 		defer cancel()
 		require.NoError(t, stopQueue(ctx))
 	})
+	stopFeed, err := server.StartFeed(context.Background(), bunDB, pool, resolver, st.feed)
+	require.NoError(t, err)
+	t.Cleanup(stopFeed)
 	srv := server.New(cfg, server.Deps{
 		Bun:      bunDB,
 		Pool:     pool,
@@ -110,7 +120,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Env{URL: hs.URL, Server: hs, Bun: bunDB, Auth: authService, Config: cfg}
+	return &Env{URL: hs.URL, Server: hs, Bun: bunDB, Auth: authService, Config: cfg, Feed: resolver.Feed}
 }
 
 // Workspace is a tenant made for one test, with a signed-in admin.
