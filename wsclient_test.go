@@ -56,7 +56,7 @@ func dialWSRaw(t *testing.T, p *process) *wsClient {
 
 func (c *wsClient) init(t *testing.T, token string) {
 	t.Helper()
-	c.send(t, wsMessage{Type: "connection_init", Payload: mustJSON(t, map[string]any{"Authorization": "Bearer " + token})})
+	c.send(t, wsMessage{Type: "connection_init", Payload: mustJSON(t, map[string]any{"authorization": "Bearer " + token})})
 	m := c.next(t, 10*time.Second)
 	require.Equal(t, "connection_ack", m.Type, "%s", m.Payload)
 }
@@ -126,4 +126,50 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
+}
+
+// taskFeedQuery follows an assignee's tasks, optionally after a cursor.
+const taskFeedQuery = `subscription($a: TaskFeedAssignee!, $after: String) {
+  taskFeed(assignee: $a, after: $after) { cursor kind status task { id title } }
+}`
+
+// taskEvent is a taskFeed event as the tests select it.
+type taskEvent struct {
+	Cursor string `json:"cursor"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+	Task   struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	} `json:"task"`
+}
+
+// nextTaskEvent reads the next message, which must be a taskFeed event of operation id.
+func (c *wsClient) nextTaskEvent(t *testing.T, id string, d time.Duration) taskEvent {
+	t.Helper()
+	m := c.next(t, d)
+	require.Equal(t, "next", m.Type, "%s", m.Payload)
+	require.Equal(t, id, m.ID)
+	var p struct {
+		Data struct {
+			TaskFeed taskEvent `json:"taskFeed"`
+		} `json:"data"`
+		Errors json.RawMessage `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(m.Payload, &p))
+	require.Empty(t, p.Errors, "%s", p.Errors)
+	return p.Data.TaskFeed
+}
+
+// quiet requires that no message arrives within d.
+func (c *wsClient) quiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case m, ok := <-c.msgs:
+		if ok {
+			t.Fatalf("unexpected %s message: %s", m.Type, m.Payload)
+		}
+		t.Fatalf("websocket closed: %v", c.err)
+	case <-time.After(d):
+	}
 }

@@ -90,7 +90,7 @@ func subscribeOne(ctx context.Context, wsURL, token string) (*websocket.Conn, er
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
+	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer " + token}})
 	if err := conn.Write(dialCtx, websocket.MessageText, init); err != nil {
 		conn.CloseNow()
 		return nil, fmt.Errorf("connection_init: %w", err)
