@@ -33,6 +33,7 @@ func TestCluster(t *testing.T) {
 		p := startProcess(t, bin, "graceful", d.URL, "STEWARD_SHUTDOWN_TIMEOUT=10s")
 		u := newClusterUser(t, d.Bun, p, db.RoleAdmin)
 		client := dialWS(t, p, u.Token)
+		client.subscribe(t, "tasks", taskFeedQuery, map[string]any{"a": map[string]any{"me": true}})
 
 		// A request whose body is still arriving when the signal comes.
 		body, bodyWriter := io.Pipe()
@@ -62,6 +63,9 @@ func TestCluster(t *testing.T) {
 		start := time.Now()
 		p.signal(t, syscall.SIGTERM)
 		require.Equal(t, websocket.StatusGoingAway, client.closeStatus(t, 10*time.Second))
+		for m := range client.msgs {
+			t.Errorf("the subscription ended with a %s message before the close frame: %s", m.Type, m.Payload)
+		}
 		noKeepAlive := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
 		require.Eventually(t, func() bool {
 			resp, err := noKeepAlive.Get(p.URL + "/healthz")
