@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,8 +21,10 @@ import (
 )
 
 // benchCommand runs the benchmarks of docs/benchmarks.md against DATABASE_URL or the private
-// cluster: the accounts page (--page, on by default), the journey analytics (--journeys, on by
-// default), then the plays executor (--plays, on by default); --only names the ones to run. Each prints a table, then its report as JSON, on stdout; progress goes to stderr.
+// cluster: the accounts page (--page), the journey analytics (--journeys), the plays executor
+// (--plays) and live feeds (--feeds), all on by default; --only page,journeys,plays,feeds runs
+// just those named. Each prints a table, then
+// its report as JSON, on stdout; progress goes to stderr.
 // The first run for a given --accounts or --plays-accounts seeds that workspace; later runs
 // reuse it.
 func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, args []string) error {
@@ -46,7 +49,12 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 	journeys := fs.Bool("journeys", true, "run the journey analytics benchmark (roadblock report over --journeys-enrollments)")
 	journeysEnrollments := fs.Int("journeys-enrollments", bench.DefaultJourneyEnrollments, "enrolments of the analytics benchmark's journey (loaded once, then cached)")
 	journeysRuns := fs.Int("journeys-runs", bench.DefaultJourneyRuns, "timed calls per analytics query")
-	only := fs.String("only", "", "run only these benchmarks, comma-separated: page, plays, journeys (overrides --page, --plays, --journeys)")
+	feeds := fs.Bool("feeds", true, "run the live-feeds benchmark (subscribers on a steward serve child process, latency, memory, change log overhead)")
+	feedsSubscribers := fs.Int("feeds-subscribers", bench.DefaultFeedSubscribers, "websocket subscribers held by the server process")
+	feedsRate := fs.Int("feeds-rate", bench.DefaultFeedRate, "task events per second of the latency phase")
+	feedsDuration := fs.Duration("feeds-duration", bench.DefaultFeedDuration, "length of the latency phase and of each createTask throughput run")
+	feedsRounds := fs.Int("feeds-rounds", bench.DefaultFeedRounds, "createTask throughput runs per change log mode")
+	only := fs.String("only", "", "run only these benchmarks, comma-separated: page, journeys, plays, feeds")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,16 +62,20 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
 	}
 	if *only != "" {
-		sel := map[string]*bool{"page": page, "plays": plays, "journeys": journeys}
-		for _, on := range sel {
-			*on = false
-		}
+		*page, *journeys, *plays, *feeds = false, false, false, false
 		for _, name := range strings.Split(*only, ",") {
-			on, ok := sel[strings.TrimSpace(name)]
-			if !ok {
-				return fmt.Errorf("bench: --only: unknown benchmark %q (page, plays, journeys)", name)
+			switch strings.TrimSpace(name) {
+			case "page":
+				*page = true
+			case "journeys":
+				*journeys = true
+			case "plays":
+				*plays = true
+			case "feeds":
+				*feeds = true
+			default:
+				return fmt.Errorf("bench: --only: unknown benchmark %q (want page, journeys, plays or feeds)", name)
 			}
-			*on = true
 		}
 	}
 	keys, err := auth.LoadKeyset(cfg.JWTKeys, cfg.DataDir)
@@ -133,27 +145,56 @@ func benchCommand(ctx context.Context, cfg server.Config, logger *slog.Logger, a
 				return err
 			}
 		}
-		if !*plays {
+		if *plays {
+			if err := runPlaysBench(ctx, pool, playsOpts, *playsWorkers, *playsExecMode); err != nil {
+				return err
+			}
+		}
+		if !*feeds {
 			return nil
 		}
-		// A pool of its own, sized for the workers' transactions plus River's connections.
-		url := pool.Config().ConnString()
-		if *playsExecMode != "" {
-			url += sep(url) + "default_query_exec_mode=" + *playsExecMode
+		binary, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench feeds: find the steward binary: %w", err)
 		}
-		pb, ppool, err := db.Open(ctx, url, db.PoolConfig{MaxConns: int32(max(*playsWorkers, 1) + 8)})
+		dataDir, err := filepath.Abs(cfg.DataDir)
 		if err != nil {
 			return err
 		}
-		defer ppool.Close()
-		defer pb.Close()
-		playsOpts.Bun, playsOpts.Pool = pb, ppool
-		rep, err := bench.RunPlays(ctx, playsOpts)
+		rep, err := bench.RunFeeds(ctx, bench.FeedsOptions{
+			Bun: b, Pool: pool, Binary: binary, DatabaseURL: pool.Config().ConnString(),
+			// The server processes find the same JWT keys (STEWARD_JWT_KEYS is inherited).
+			ServerEnv:   []string{"STEWARD_DATA_DIR=" + dataDir},
+			Keys:        keys,
+			Subscribers: *feedsSubscribers, Rate: *feedsRate, Duration: *feedsDuration, Rounds: *feedsRounds,
+			Progress: os.Stderr, Logger: logger,
+		})
 		if err != nil {
-			return fmt.Errorf("bench plays: %w", err)
+			return fmt.Errorf("bench feeds: %w", err)
 		}
 		return printReport(rep)
 	})
+}
+
+// runPlaysBench runs the plays benchmark on a pool of its own, sized for the workers'
+// transactions plus River's connections.
+func runPlaysBench(ctx context.Context, pool *pgxpool.Pool, playsOpts bench.PlaysOptions, workers int, execMode string) error {
+	url := pool.Config().ConnString()
+	if execMode != "" {
+		url += sep(url) + "default_query_exec_mode=" + execMode
+	}
+	pb, ppool, err := db.Open(ctx, url, db.PoolConfig{MaxConns: int32(max(workers, 1) + 8)})
+	if err != nil {
+		return err
+	}
+	defer ppool.Close()
+	defer pb.Close()
+	playsOpts.Bun, playsOpts.Pool = pb, ppool
+	rep, err := bench.RunPlays(ctx, playsOpts)
+	if err != nil {
+		return fmt.Errorf("bench plays: %w", err)
+	}
+	return printReport(rep)
 }
 
 // sep is what joins one more parameter to a connection URL.

@@ -39,6 +39,11 @@ const databaseName = "steward"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal starts the bounded shutdown, a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
 	code, err := run(ctx, os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "steward:", err)
@@ -152,13 +157,16 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 		}
 		defer stopFeed()
 		stopQueue, err := server.StartQueue(ctx, b, pool, resolver, logger, cfg.PlaySweepInterval,
+			server.WithWorkers(cfg.QueueWorkers),
 			server.WithDelivery(delivery.Config{SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, AllowPrivateWebhookTargets: cfg.WebhookAllowPrivate}))
 		if err != nil {
 			return err
 		}
 		if *seedDemo {
 			if err := seed.DemoPlays(ctx, resolver.PlayEngine, time.Now()); err != nil {
-				return errors.Join(fmt.Errorf("seed demo plays: %w", err), stopQueue())
+				stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+				defer cancel()
+				return errors.Join(fmt.Errorf("seed demo plays: %w", err), stopQueue(stopCtx))
 			}
 		}
 		srv := server.New(cfg, server.Deps{
@@ -168,11 +176,11 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 			Resolver: resolver,
 			Logger:   logger,
 		})
-		err = srv.Run(ctx, func(addr string) {
+		srv.OnShutdown(stopQueue)
+		return srv.Run(ctx, func(addr string) {
 			logger.Info("steward listening", slog.String("graphql", "http://"+displayAddr(addr)+"/graphql"),
 				slog.String("graphiql", "http://"+displayAddr(addr)+"/graphiql"))
 		})
-		return errors.Join(err, stopQueue())
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/feed"
 	"github.com/stewardhq/steward/graph"
+	"github.com/stewardhq/steward/queue"
 )
 
 // Defaults for Config, used when the environment does not set a value.
@@ -27,6 +28,7 @@ const (
 	DefaultShutdownTimeout  = 20 * time.Second
 	DefaultDBMaxConns       = 20
 	DefaultPlaySweepTime    = time.Minute
+	DefaultQueueWorkers     = queue.DefaultWorkers
 	DefaultChangeLog        = db.ChangeLogOn
 )
 
@@ -64,6 +66,10 @@ type Config struct {
 	LogLevel string
 	// PlaySweepInterval is how often SCHEDULE plays are checked (STEWARD_PLAY_SWEEP_INTERVAL).
 	PlaySweepInterval time.Duration
+	// QueueWorkers is how many jobs (play steps, deliveries) this process works at once
+	// (STEWARD_QUEUE_WORKERS, default queue.DefaultWorkers); 0 makes an API-only process that
+	// enqueues jobs for others to work.
+	QueueWorkers int
 	// SMTPURL sends play emails through an SMTP server (SMTP_URL, e.g.
 	// smtp://user:pass@mail.example.com:587); empty keeps them in the dev mailbox. Masked in logs.
 	SMTPURL string
@@ -155,6 +161,10 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	c.DBMaxConns = int(n)
+	if n, err = envInt("STEWARD_QUEUE_WORKERS", DefaultQueueWorkers); err != nil {
+		return c, err
+	}
+	c.QueueWorkers = int(n)
 	return c, c.validate()
 }
 
@@ -168,8 +178,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("STEWARD_REFRESH_TOKEN_TTL must not be shorter than the access token TTL")
 	case c.MaxBodyBytes < 1024:
 		return fmt.Errorf("STEWARD_MAX_BODY_BYTES must be at least 1024")
+	case c.ShutdownTimeout < time.Second:
+		return fmt.Errorf("STEWARD_SHUTDOWN_TIMEOUT must be at least 1s")
 	case c.PlaySweepInterval < time.Second:
 		return fmt.Errorf("STEWARD_PLAY_SWEEP_INTERVAL must be at least 1s")
+	case c.QueueWorkers < 0:
+		return fmt.Errorf("STEWARD_QUEUE_WORKERS must not be negative")
 	case c.DBMaxConns < 2:
 		return fmt.Errorf("STEWARD_DB_MAX_CONNS must be at least 2")
 	case !c.Dev && c.JWTKeys == "":
@@ -199,6 +213,7 @@ func (c Config) LogValue() []any {
 	return []any{"addr", c.Addr, "database_url", dbURL, "data_dir", c.DataDir, "dev", c.Dev,
 		"cors_origins", c.CORSOrigins, "jwt_keys", mask(c.JWTKeys), "access_token_ttl", c.AccessTokenTTL.String(),
 		"smtp_url", mask(c.SMTPURL), "play_sweep_interval", c.PlaySweepInterval.String(),
+		"shutdown_timeout", c.ShutdownTimeout.String(), "queue_workers", c.QueueWorkers,
 		"change_log", c.ChangeLog, "change_retention", c.ChangeRetention.String(),
 		"feed_poll_interval", c.FeedPollInterval.String(), "ws_max_subscriptions", c.WSMaxSubscriptions}
 }

@@ -35,6 +35,8 @@ func TestConfigNamesTheBadSetting(t *testing.T) {
 		"STEWARD_PLAY_SWEEP_INTERVAL": "10ms",
 		"STEWARD_DB_MAX_CONNS":        "1",
 		"STEWARD_MAX_BODY_BYTES":      "12",
+		"STEWARD_SHUTDOWN_TIMEOUT":    "10ms",
+		"STEWARD_QUEUE_WORKERS":       "-1",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)

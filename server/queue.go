@@ -17,12 +17,14 @@ import (
 	"github.com/stewardhq/steward/queue"
 )
 
-// queueStopTimeout bounds how long shutdown waits for running jobs before cancelling them.
-const queueStopTimeout = 10 * time.Second
+// queueCancelShare is the part of the time left at shutdown kept for cancelling jobs that a
+// soft stop did not see finish: running jobs get the rest to complete on their own.
+const queueCancelShare = 4
 
 // queueConfig is what QueueOptions set.
 type queueConfig struct {
 	delivery delivery.Config
+	workers  int
 }
 
 // QueueOption configures StartQueue.
@@ -34,14 +36,23 @@ func WithDelivery(c delivery.Config) QueueOption {
 	return func(q *queueConfig) { q.delivery = c }
 }
 
+// WithWorkers sets how many jobs of the default queue this process works at once (default
+// queue.DefaultWorkers). Zero starts no River client: the process still enqueues jobs in its
+// transactions, and other processes work them (an API-only process).
+func WithWorkers(n int) QueueOption {
+	return func(q *queueConfig) { q.workers = n }
+}
+
 // StartQueue applies River's migrations, builds the play executor, the journey engine and the
 // delivery service, wires their hooks into the account and task services (so events,
 // mutations and task changes start runs, enrol accounts and advance journeys in their own
 // transactions), gives the resolvers the engines, and starts the River client. The
-// returned function stops it: a soft stop within queueStopTimeout, then cancelling what still
-// runs.
-func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration, opts ...QueueOption) (func() error, error) {
-	var qc queueConfig
+// returned function stops it by its context's deadline: a soft stop (no new jobs, running ones
+// finish) for three quarters of the time left, then cancelling what still runs. A job
+// cancelled or cut off by the process exiting is retried by River elsewhere (its steps are
+// idempotent). Without a deadline, the function waits for running jobs.
+func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *graph.Resolver, logger *slog.Logger, sweep time.Duration, opts ...QueueOption) (func(context.Context) error, error) {
+	qc := queueConfig{workers: queue.DefaultWorkers}
 	for _, o := range opts {
 		o(&qc)
 	}
@@ -83,12 +94,19 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 	resolver.PlayEngine = engine
 	resolver.JourneyEngine = journeys
 	resolver.Delivery = deliveries
+	if qc.workers == 0 {
+		logger.Info("job queue: this process works no jobs (STEWARD_QUEUE_WORKERS=0)")
+		return func(context.Context) error { return nil }, nil
+	}
 	workers := river.NewWorkers()
 	engine.Workers(workers)
 	journeys.Workers(workers)
 	river.AddWorker(workers, &delivery.EmailWorker{Service: deliveries})
 	river.AddWorker(workers, &delivery.WebhookWorker{Service: deliveries})
-	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep(), journeys.PeriodicStatus()}, queue.Config{SweepInterval: sweep})
+	client, err := queue.NewClient(pool, workers, []*river.PeriodicJob{engine.PeriodicSweep(), journeys.PeriodicStatus()}, queue.Config{
+		SweepInterval: sweep,
+		Queues:        map[string]int{river.QueueDefault: qc.workers},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -98,15 +116,18 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 		return nil, fmt.Errorf("start river: %w", err)
 	}
 	logger.Info("job queue running", slog.Duration("sweep_interval", sweep))
-	return func() error {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
-		defer cancel()
-		if err := client.Stop(stopCtx); err == nil {
+	return func(ctx context.Context) error {
+		softCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			softCtx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Until(deadline)/queueCancelShare))
+			defer cancel()
+		}
+		if err := client.Stop(softCtx); err == nil {
 			return nil
 		}
-		cancelCtx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), queueStopTimeout)
-		defer cancel2()
-		if err := client.StopAndCancel(cancelCtx); err != nil {
+		logger.Warn("jobs still running at the soft stop bound; cancelling them")
+		if err := client.StopAndCancel(ctx); err != nil {
 			return fmt.Errorf("stop river: %w", err)
 		}
 		return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,27 +35,31 @@ type Deps struct {
 
 // Server is Steward's HTTP server.
 type Server struct {
-	cfg     Config
-	deps    Deps
-	handler http.Handler
+	cfg        Config
+	deps       Deps
+	handler    http.Handler
+	websockets *websockets
+	stops      []func(context.Context) error
 }
 
 // New builds the routes and middleware.
 func New(cfg Config, deps Deps) *Server {
 	m := newMetrics(deps.Pool)
+	ws := newWebsockets()
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Dev:              cfg.Dev,
 		OperationTimeout: cfg.OperationTimeout,
 		AllowedOrigins:   cfg.CORSOrigins,
 		Logger:           deps.Logger,
 		Extensions:       []graphql.HandlerExtension{operationMetrics{m}},
+		WrapWebsocket:    ws.wrap,
 
 		WSInitTimeout:      cfg.WSInitTimeout,
 		WSMaxSubscriptions: cfg.WSMaxSubscriptions,
 	}, deps.Resolver, deps.Bun)
 
 	mux := http.NewServeMux()
-	api := withBodyLimit(cfg.MaxBodyBytes, withViewer(deps.Auth, deps.Logger, gql))
+	api := ws.handler(withBodyLimit(cfg.MaxBodyBytes, withViewer(deps.Auth, deps.Logger, gql)))
 	mux.Handle("/graphql", api)
 	if cfg.Dev {
 		mux.Handle("GET /graphiql", playground.Handler("Steward GraphiQL", "/graphql"))
@@ -74,19 +79,33 @@ func New(cfg Config, deps Deps) *Server {
 		MaxAge:           600,
 	})
 	h := withRequestID(withAccessLog(deps.Logger, c.Handler(mux)))
-	return &Server{cfg: cfg, deps: deps, handler: h}
+	return &Server{cfg: cfg, deps: deps, handler: h, websockets: ws}
 }
 
 // Handler returns the root handler (tests serve it with httptest).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run serves on cfg.Addr until ctx ends, then shuts down gracefully: it stops accepting,
-// lets in-flight requests finish within ShutdownTimeout, and returns. ready, when not nil,
-// receives the bound address once listening.
+// OnShutdown registers fn to stop a part of the process (the job queue, the feed listener)
+// when Run shuts down. Every registered function runs alongside the HTTP drain with a context
+// that ends at the shutdown bound, and must return by then. Call it before Run.
+func (s *Server) OnShutdown(fn func(context.Context) error) { s.stops = append(s.stops, fn) }
+
+// Shutdown closes the server's websockets with 1001 (going away) and waits, until ctx ends,
+// for their handlers to return. Run calls it; tests that serve Handler with httptest call it
+// to check what clients see.
+func (s *Server) Shutdown(ctx context.Context) error { return s.websockets.shutdown(ctx) }
+
+// Run serves on cfg.Addr until ctx ends, then shuts down within cfg.ShutdownTimeout: it stops
+// accepting connections, lets in-flight requests finish, closes websockets with 1001 (going
+// away: graphql-ws clients reconnect and resume by cursor) and runs the OnShutdown functions,
+// all at once under one deadline. Whatever is still running at the deadline is dropped and
+// Run returns. ready, when not nil, receives the bound address once listening.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(fmt.Errorf("listen on %s: %w", s.cfg.Addr, err), s.runStops(stopCtx))
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -99,21 +118,61 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		serveErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.deps.Logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout))
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	start := time.Now()
+	s.deps.Logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout),
+		slog.Int("websockets", s.websockets.open()))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs[0] = fmt.Errorf("http requests still running at the shutdown bound: %w", err)
+			_ = srv.Close()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := s.websockets.shutdown(shutdownCtx); err != nil {
+			errs[1] = fmt.Errorf("websockets still open at the shutdown bound: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		errs[2] = s.runStops(shutdownCtx)
+	}()
+	wg.Wait()
+	if serveErr == nil {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("serve: %w", err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	s.deps.Logger.Info("shut down", slog.Duration("took", time.Since(start)))
+	return errors.Join(serveErr, errors.Join(errs...))
+}
+
+// runStops runs the OnShutdown functions at once and waits for all of them.
+func (s *Server) runStops(ctx context.Context) error {
+	errs := make([]error, len(s.stops))
+	var wg sync.WaitGroup
+	for i, stop := range s.stops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = stop(ctx)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // readinessTimeout bounds the readiness probe; a pool busy for that long is not ready.

@@ -103,7 +103,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	stopQueue, err := server.StartQueue(context.Background(), bunDB, pool, resolver, logger, time.Second,
 		server.WithDelivery(delivery.Config{AllowPrivateWebhookTargets: true}))
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, stopQueue()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, stopQueue(ctx))
+	})
 	stopFeed, err := server.StartFeed(context.Background(), bunDB, pool, resolver, st.feed)
 	require.NoError(t, err)
 	t.Cleanup(stopFeed)
