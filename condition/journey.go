@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -44,7 +42,8 @@ var (
 	milestoneStatuses  = []string{"NOT_STARTED", "ON_TRACK", "AT_RISK", "BEHIND", "DONE", "SKIPPED"}
 )
 
-// journeyKeyPattern is what the journeys table accepts as a key.
+// journeyKeyPattern is what the journeys table accepts as a key, and what journey definitions
+// accept as a milestone key.
 var journeyKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // JourneyFacts is where an account stands in one journey: its latest enrolment (by enrolment
@@ -101,9 +100,8 @@ func buildJourney(_ *validator, n *Node, path string) (predicate, error) {
 		return nil, invalid.Field(jpath+".milestoneStatus", "is required with milestone")
 	}
 	m := j.Milestone
-	if utf8.RuneCountInString(m) > MaxNameLen || !utf8.ValidString(m) ||
-		strings.ContainsFunc(m, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return nil, invalid.Field(jpath+".milestone", "must be a milestone key: 1 to %d characters without spaces", MaxNameLen)
+	if !journeyKeyPattern.MatchString(m) {
+		return nil, invalid.Field(jpath+".milestone", "must be a milestone key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit")
 	}
 	list, err := statusList(j.MilestoneStatus, jpath+".milestoneStatus", milestoneStatuses)
 	if err != nil {
