@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -44,7 +42,8 @@ var (
 	milestoneStatuses  = []string{"NOT_STARTED", "ON_TRACK", "AT_RISK", "BEHIND", "DONE", "SKIPPED"}
 )
 
-// journeyKeyPattern is what the journeys table accepts as a key.
+// journeyKeyPattern is what the journeys table accepts as a key, and what journey definitions
+// accept as a milestone key.
 var journeyKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // JourneyFacts is where an account stands in one journey: its latest enrolment (by enrolment
@@ -101,9 +100,8 @@ func buildJourney(_ *validator, n *Node, path string) (predicate, error) {
 		return nil, invalid.Field(jpath+".milestoneStatus", "is required with milestone")
 	}
 	m := j.Milestone
-	if utf8.RuneCountInString(m) > MaxNameLen || !utf8.ValidString(m) ||
-		strings.ContainsFunc(m, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return nil, invalid.Field(jpath+".milestone", "must be a milestone key: 1 to %d characters without spaces", MaxNameLen)
+	if !journeyKeyPattern.MatchString(m) {
+		return nil, invalid.Field(jpath+".milestone", "must be a milestone key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit")
 	}
 	list, err := statusList(j.MilestoneStatus, jpath+".milestoneStatus", milestoneStatuses)
 	if err != nil {
@@ -129,23 +127,34 @@ func statusList(list []string, path string, allowed []string) ([]string, error) 
 	return slices.Clone(list), nil
 }
 
-// latest is a scalar subquery for column of the account's latest enrolment in the journey of
-// the key that is not archived (NULL when there is none). journey_enrollments_account_idx
-// serves it.
-func (p *journeyPred) latest(b *sqlBuilder, column string) string {
-	return fmt.Sprintf(`(SELECT je.%s FROM journey_enrollments AS je JOIN journeys AS j ON j.workspace_id = je.workspace_id AND j.id = je.journey_id
+// latestFrom is the FROM and WHERE of the account's latest enrolment je (by enrolled_at, then
+// id) in the journey of the key that is not archived (the key names at most one such journey),
+// with extra joined in. "Latest" is an anti-join on a later enrolment rather than ORDER BY ...
+// LIMIT 1, so that the planner can decorrelate the EXISTS around it (a hashed subplan) instead
+// of sorting each account's enrolments in a subquery of its own.
+func (p *journeyPred) latestFrom(b *sqlBuilder, extra string) string {
+	return fmt.Sprintf(`FROM journey_enrollments AS je JOIN journeys AS j ON j.workspace_id = je.workspace_id AND j.id = je.journey_id%s
 		WHERE je.workspace_id = a.workspace_id AND je.account_id = a.id AND j.key = %s::text AND j.archived_at IS NULL
-		ORDER BY je.enrolled_at DESC, je.id DESC LIMIT 1)`, column, b.arg(p.key))
+		AND NOT EXISTS (SELECT 1 FROM journey_enrollments AS later WHERE later.workspace_id = je.workspace_id
+			AND later.journey_id = je.journey_id AND later.account_id = je.account_id
+			AND (later.enrolled_at, later.id) > (je.enrolled_at, je.id))`, extra, b.arg(p.key))
 }
 
 func (p *journeyPred) sql(b *sqlBuilder, _ instant) string {
 	if p.statuses != nil {
-		return fmt.Sprintf("coalesce(%s, '%s') = ANY(%s::text[])", p.latest(b, "status"), NotEnrolled, b.arg(pgdialect.Array(p.statuses)))
+		// NOT_ENROLLED in the list: no latest enrolment of another status; else: a latest
+		// enrolment of one of the statuses.
+		others := slices.DeleteFunc(slices.Clone(p.statuses), func(s string) bool { return s == NotEnrolled })
+		from := p.latestFrom(b, "")
+		if len(others) < len(p.statuses) {
+			return fmt.Sprintf("NOT EXISTS (SELECT 1 %s AND je.status <> ALL(%s::text[]))", from, b.arg(pgdialect.Array(others)))
+		}
+		return fmt.Sprintf("EXISTS (SELECT 1 %s AND je.status = ANY(%s::text[]))", from, b.arg(pgdialect.Array(others)))
 	}
-	enrollment := p.latest(b, "id")
-	return fmt.Sprintf(`EXISTS (SELECT 1 FROM journey_milestone_states AS ms WHERE ms.workspace_id = a.workspace_id
-		AND ms.enrollment_id = %s AND ms.milestone_key = %s::text AND ms.status = ANY(%s::text[]))`,
-		enrollment, b.arg(p.milestone), b.arg(pgdialect.Array(p.mstatuses)))
+	from := p.latestFrom(b, `
+		JOIN journey_milestone_states AS ms ON ms.workspace_id = je.workspace_id AND ms.enrollment_id = je.id`)
+	return fmt.Sprintf("EXISTS (SELECT 1 %s AND ms.milestone_key = %s::text AND ms.status = ANY(%s::text[]))",
+		from, b.arg(p.milestone), b.arg(pgdialect.Array(p.mstatuses)))
 }
 
 func (p *journeyPred) need(n *needSet, _ instant) { n.journeys[p.key] = true }

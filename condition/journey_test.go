@@ -226,7 +226,7 @@ func TestJourneyPredicateRefusesBadInput(t *testing.T) {
 		{`{"journey":{"key":"onboarding","milestone":"setup"}}`, "condition.journey.milestoneStatus", "is required with milestone"},
 		{`{"journey":{"key":"onboarding","milestoneStatus":["BEHIND"]}}`, "condition.journey.milestone", "is required with milestoneStatus"},
 		{`{"journey":{"key":"onboarding","milestone":"set up","milestoneStatus":["BEHIND"]}}`, "condition.journey.milestone",
-			"must be a milestone key: 1 to 100 characters without spaces"},
+			"must be a milestone key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit"},
 		{`{"journey":{"key":"onboarding","milestone":"setup","milestoneStatus":["ACTIVE"]}}`, "condition.journey.milestoneStatus[0]",
 			"must be one of NOT_STARTED, ON_TRACK, AT_RISK, BEHIND, DONE, SKIPPED"},
 		{`{"journey":{"key":"onboarding","status":["ACTIVE"],"stage":"x"}}`, "condition.journey.stage", "is not a known key"},

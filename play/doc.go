@@ -1,8 +1,8 @@
 // Package play holds Steward's plays: situational automations that run for one account or one
 // contact at a time, launched by hand or started by an event, a field change, a timer or a
-// change in the account's journey. This
-// part owns definitions and their versions (Definitions, ParseDefinition); the executor (runs,
-// River workers, delivery) builds on it in this package with its own service.
+// change in the account's journey. This part owns definitions and their versions
+// (Definitions, ParseDefinition); the executor (runs, River workers, delivery) builds on it in
+// this package with its own service.
 //
 // # Plays, drafts and versions
 //
@@ -160,15 +160,14 @@
 // its status (RUNNING, WAITING, then COMPLETED, GOAL_MET, EXITED, FAILED or CANCELLED), the
 // step it is at, the round of each REPEAT_UNTIL, when it wakes up and why it started
 // (TriggerInfo: the event, the field, the journey event, or the entry predicates with the
-// values seen). Its step
-// log (db.PlayStepRun) has one row per step and round, with the outcome, the error and the
-// task, outbox message or in-app message it made.
+// values seen). Its step log (db.PlayStepRun) has one row per step and round, with the
+// outcome, the error and the task, outbox message or in-app message it made.
 //
 // Runs start in the transaction of what caused them: Engine.Hooks plugs OnEventsRecorded and
 // OnAccountChanged into account.Service, the journey engine calls OnJourneyEvent (which also
-// ends runs whose goal or exit on journey state now holds), and Launch starts MANUAL plays; the first step's River
-// job is inserted in that same transaction (queue.NewInserter, River on database/sql), so a
-// rolled-back change starts nothing. A partial unique index allows one active run per subject
+// ends runs whose goal or exit on journey state now holds), and Launch starts MANUAL plays;
+// the first step's River job is inserted in that same transaction (queue.NewInserter, River on
+// database/sql), so a rolled-back change starts nothing. A partial unique index allows one active run per subject
 // and play. SCHEDULE plays are swept by a River periodic job (PeriodicSweep, every
 // EngineConfig.SweepInterval): per play, one INSERT ... SELECT with the trigger, entry and
 // re-entry conditions compiled to SQL, ON CONFLICT DO NOTHING, then one InsertManyTx of the

@@ -81,7 +81,7 @@ func TestParseJourneyTrigger(t *testing.T) {
 			"definition.trigger.milestone",
 			"is only used with milestone events (MILESTONE_STARTED, MILESTONE_COMPLETED, MILESTONE_SKIPPED, AT_RISK, BEHIND), but on lists COMPLETED"},
 		{"milestone with spaces", `{"kind": "JOURNEY", "journey": "onboarding", "on": ["BEHIND"], "milestone": "tech setup"}`,
-			"definition.trigger.milestone", "must be a milestone key: 1 to 100 characters without spaces"},
+			"definition.trigger.milestone", "must be a milestone key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit"},
 		{"key of another kind", `{"kind": "JOURNEY", "journey": "onboarding", "on": ["BEHIND"], "event": "login"}`,
 			"definition.trigger.event", "is not a known key of JOURNEY triggers"},
 		{"journey key on an event trigger", `{"kind": "EVENT", "event": "login", "journey": "onboarding"}`,
