@@ -7,7 +7,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -113,6 +115,11 @@ type JourneyQueryResult struct {
 	P50Ms       float64 `json:"p50_ms"`
 	P95Ms       float64 `json:"p95_ms"`
 	MaxMs       float64 `json:"max_ms"`
+	// PostgresCPUMs is the CPU time of the pool's PostgreSQL backends per call (parallel
+	// workers not included), a figure the machine's other load does not inflate as much.
+	PostgresCPUMs float64 `json:"postgres_cpu_ms"`
+	// Load1 is the machine's one-minute load average when the timed calls began.
+	Load1 float64 `json:"load1"`
 }
 
 // RunJourneys loads (once) a journey with Enrollments enrolments and times the roadblock
@@ -148,7 +155,7 @@ func RunJourneys(ctx context.Context, opts JourneysOptions) (*JourneysReport, er
 	for _, r := range reports {
 		fmt.Fprintf(opts.Progress, "timing %s\n", r.name)
 		var enrolled int
-		res, err := timeCalls(ctx, r.name, opts.Runs, func(ctx context.Context) error {
+		res, err := timeCalls(ctx, opts.Pool, r.name, opts.Runs, func(ctx context.Context) error {
 			rep, err := svc.Roadblocks(ctx, t, r.q)
 			if err == nil {
 				enrolled = rep.Enrollments
@@ -169,7 +176,7 @@ func RunJourneys(ctx context.Context, opts JourneysOptions) (*JourneysReport, er
 	}
 	fmt.Fprintln(opts.Progress, "timing account timelines")
 	var i int
-	res, err := timeCalls(ctx, "account timeline", opts.Runs, func(ctx context.Context) error {
+	res, err := timeCalls(ctx, opts.Pool, "account timeline", opts.Runs, func(ctx context.Context) error {
 		i++
 		_, err := svc.AccountProgress(ctx, t, ds.JourneyID, accounts[i%len(accounts)])
 		return err
@@ -183,13 +190,17 @@ func RunJourneys(ctx context.Context, opts JourneysOptions) (*JourneysReport, er
 	return rep, nil
 }
 
-// timeCalls calls fn twice to warm up, then runs times, and reports the latencies.
-func timeCalls(ctx context.Context, name string, runs int, fn func(context.Context) error) (JourneyQueryResult, error) {
+// timeCalls calls fn twice to warm up, then runs times, and reports the latencies and the
+// backends' CPU per call.
+func timeCalls(ctx context.Context, pool *pgxpool.Pool, name string, runs int, fn func(context.Context) error) (JourneyQueryResult, error) {
 	for range 2 {
 		if err := fn(ctx); err != nil {
 			return JourneyQueryResult{}, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	load := loadAverage()
+	meter := cpuMeter{pool: pool}
+	cpuStart := meter.read(ctx)
 	lat := make([]time.Duration, runs)
 	for i := range lat {
 		start := time.Now()
@@ -198,9 +209,25 @@ func timeCalls(ctx context.Context, name string, runs int, fn func(context.Conte
 		}
 		lat[i] = time.Since(start)
 	}
+	_, backends := meter.read(ctx).since(cpuStart)
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return ms(lat[int(math.Ceil(p*float64(runs)))-1]) }
-	return JourneyQueryResult{Name: name, Runs: runs, P50Ms: pct(0.5), P95Ms: pct(0.95), MaxMs: ms(lat[runs-1])}, nil
+	return JourneyQueryResult{Name: name, Runs: runs, P50Ms: pct(0.5), P95Ms: pct(0.95), MaxMs: ms(lat[runs-1]),
+		PostgresCPUMs: ms(backends) / float64(runs), Load1: load}, nil
+}
+
+// loadAverage is the one-minute load average from /proc/loadavg (0 where unknown).
+func loadAverage() float64 {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // WriteTable prints the report for people.
@@ -211,9 +238,9 @@ func (r *JourneysReport) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "machine: %d CPU (%s), GOMAXPROCS %d, %d MiB, %s, %s, PostgreSQL %s\n\n",
 		m.NumCPU, orUnknown(m.CPUModel), m.GOMAXPROCS, m.MemoryMiB, m.OS, m.GoVersion, m.Postgres)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "query\tenrolments\truns\tp50 ms\tp95 ms\tmax ms")
+	fmt.Fprintln(tw, "query\tenrolments\truns\tp50 ms\tp95 ms\tmax ms\tPostgreSQL CPU ms/call\tload1")
 	for _, q := range r.Queries {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\n", q.Name, q.Enrollments, q.Runs, q.P50Ms, q.P95Ms, q.MaxMs)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\n", q.Name, q.Enrollments, q.Runs, q.P50Ms, q.P95Ms, q.MaxMs, q.PostgresCPUMs, q.Load1)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

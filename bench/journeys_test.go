@@ -90,7 +90,9 @@ func BenchmarkRoadblocks(b *testing.B) {
 	bunDB, pool, err := db.Open(ctx, d.URL, db.PoolConfig{MaxConns: 6})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = bunDB.Close(); pool.Close() })
-	ds, err := ensureJourneyDataset(ctx, JourneysOptions{Bun: bunDB, Pool: pool, Enrollments: 20_000})
+	opts, err := JourneysOptions{Bun: bunDB, Pool: pool, Enrollments: 20_000}.withDefaults()
+	require.NoError(b, err)
+	ds, err := ensureJourneyDataset(ctx, opts)
 	require.NoError(b, err)
 	svc := &analytics.Service{DB: bunDB, Now: func() time.Time { return JourneysBenchNow }}
 	q := analytics.Query{JourneyID: ds.JourneyID, From: JourneysBenchNow.Add(-journeysSpan), To: JourneysBenchNow}

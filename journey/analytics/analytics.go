@@ -177,8 +177,9 @@ func (s *Service) Roadblocks(ctx context.Context, t db.Tenant, q Query) (*Report
 	q.Now = s.Now()
 	var rep *Report
 	err := s.DB.RunInTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.ExecContext(ctx, "SET LOCAL work_mem = '"+workMem+"'"); err != nil {
-			return fmt.Errorf("set work_mem: %w", err)
+		// JIT compiling costs more than it saves on these short aggregates.
+		if _, err := tx.ExecContext(ctx, "SET LOCAL work_mem = '"+workMem+"'; SET LOCAL jit = off"); err != nil {
+			return fmt.Errorf("tune report transaction: %w", err)
 		}
 		var err error
 		rep, err = Roadblocks(ctx, tx, t, q)
@@ -297,15 +298,17 @@ type milestoneRow struct {
 	Completed  int      `bun:"completed"`
 	Skipped    int      `bun:"skipped"`
 	EverBehind int      `bun:"ever_behind"`
-	DurP50     *float64 `bun:"dur_p50"`
-	DurP90     *float64 `bun:"dur_p90"`
-	OverP50    *float64 `bun:"over_p50"`
-	OverP90    *float64 `bun:"over_p90"`
+	DurP50     *float64 `bun:"-"`
+	DurP90     *float64 `bun:"-"`
+	OverP50    *float64 `bun:"-"`
+	OverP90    *float64 `bun:"-"`
 }
 
-// milestoneFigures fills the funnel, behind share and time in milestone: one pass over the
-// covered milestone rows, grouped by milestone. The two percentiles of each measure share one
-// sort (same ordered input).
+// milestoneFigures fills the funnel, behind share and time in milestone in two statements:
+// the counts over every covered milestone row (a hash aggregate that PostgreSQL can run in
+// parallel workers), then the percentiles over the completed rows only, which must be sorted
+// (ordered-set aggregates neither hash nor run in parallel). Both percentiles of a measure come
+// from one sort (percentile_cont over an array of fractions).
 func milestoneFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, names []milestoneName, rep *Report) error {
 	var rows []milestoneRow
 	err := idb.NewRaw(`
@@ -314,20 +317,40 @@ func milestoneFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, na
 		       count(*) FILTER (WHERE ms.started_at IS NOT NULL) AS entered,
 		       count(*) FILTER (WHERE ms.status = 'DONE') AS completed,
 		       count(*) FILTER (WHERE ms.status = 'SKIPPED') AS skipped,
-		       count(*) FILTER (WHERE ms.behind_at IS NOT NULL) AS ever_behind,
-		       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', ms.completed_at - ms.started_at))
-		           FILTER (WHERE ms.status = 'DONE') AS dur_p50,
-		       percentile_cont(0.9) WITHIN GROUP (ORDER BY date_part('epoch', ms.completed_at - ms.started_at))
-		           FILTER (WHERE ms.status = 'DONE') AS dur_p90,
-		       percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(date_part('epoch', ms.completed_at - ms.due_at), 0))
-		           FILTER (WHERE ms.status = 'DONE' AND ms.due_at IS NOT NULL) AS over_p50,
-		       percentile_cont(0.9) WITHIN GROUP (ORDER BY greatest(date_part('epoch', ms.completed_at - ms.due_at), 0))
-		           FILTER (WHERE ms.status = 'DONE' AND ms.due_at IS NOT NULL) AS over_p90
+		       count(*) FILTER (WHERE ms.behind_at IS NOT NULL) AS ever_behind
 		FROM journey_milestone_states ms
 		WHERE `+rangeSQL("ms")+`
 		GROUP BY ms.milestone_key`, rangeArgs(t, q)...).Scan(ctx, &rows)
 	if err != nil {
-		return mapErr("aggregate milestones", err)
+		return mapErr("count milestones", err)
+	}
+	var pcts []struct {
+		Key  string    `bun:"milestone_key"`
+		Dur  []float64 `bun:"dur,array"`
+		Over []float64 `bun:"over,array"`
+	}
+	err = idb.NewRaw(`
+		SELECT ms.milestone_key,
+		       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', ms.completed_at - ms.started_at)) AS dur,
+		       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY greatest(date_part('epoch', ms.completed_at - ms.due_at), 0))
+		           FILTER (WHERE ms.due_at IS NOT NULL) AS over
+		FROM journey_milestone_states ms
+		WHERE `+rangeSQL("ms")+` AND ms.status = 'DONE'
+		GROUP BY ms.milestone_key`, rangeArgs(t, q)...).Scan(ctx, &pcts)
+	if err != nil {
+		return mapErr("time milestones", err)
+	}
+	for _, p := range pcts {
+		i := slices.IndexFunc(rows, func(r milestoneRow) bool { return r.Key == p.Key })
+		if i < 0 {
+			continue // completed after the count: impossible in one snapshot
+		}
+		if len(p.Dur) == 2 {
+			rows[i].DurP50, rows[i].DurP90 = &p.Dur[0], &p.Dur[1]
+		}
+		if len(p.Over) == 2 {
+			rows[i].OverP50, rows[i].OverP90 = &p.Over[0], &p.Over[1]
+		}
 	}
 	byKey := make(map[string]milestoneRow, len(rows))
 	for _, r := range rows {
