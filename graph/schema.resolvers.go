@@ -42,6 +42,16 @@ func (r *accountResolver) Timeline(ctx context.Context, obj *model.Account, firs
 	return timelinePage(ctx, r.AccountService, obj.DBID, first, after, kinds)
 }
 
+func (r *accountResolver) JourneyEnrollments(ctx context.Context, obj *model.Account, status []model.JourneyEnrollmentStatus, first *int) ([]*model.JourneyEnrollment, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	f := db.EnrollmentFilter{AccountID: &obj.DBID, Statuses: enrollmentStatuses(status)}
+	vs, _, err := r.JourneyEngine.ListViews(ctx, viewer(ctx).Tenant(), f, n, nil)
+	return convertAll(vs, err, toGraphEnrollment)
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error) {
 	return r.AccountService.Count(ctx, viewer(ctx).Tenant(), obj.Filter)
@@ -86,6 +96,27 @@ func (r *journeyResolver) CopiedFrom(ctx context.Context, obj *model.Journey) (*
 
 func (r *journeyResolver) CreatedBy(ctx context.Context, obj *model.Journey) (*model.User, error) {
 	return loadOptionalUser(ctx, obj.CreatedByID)
+}
+
+func (r *journeyEnrollmentResolver) Journey(ctx context.Context, obj *model.JourneyEnrollment) (*model.Journey, error) {
+	j, err := loadersFrom(ctx).journeys.Load(ctx, obj.JourneyID)
+	return convertOrErr(j, err, toGraphJourney)
+}
+
+func (r *journeyEnrollmentResolver) Account(ctx context.Context, obj *model.JourneyEnrollment) (*model.Account, error) {
+	return loadAccount(ctx, obj.AccountID)
+}
+
+func (r *journeyEnrollmentResolver) RestartOf(ctx context.Context, obj *model.JourneyEnrollment) (*model.JourneyEnrollment, error) {
+	if obj.RestartOfID == nil {
+		return nil, nil
+	}
+	v, err := r.JourneyEngine.View(ctx, viewer(ctx).Tenant(), *obj.RestartOfID)
+	return convertOrErr(v, err, toGraphEnrollment)
+}
+
+func (r *journeyEnrollmentResolver) EnrolledBy(ctx context.Context, obj *model.JourneyEnrollment) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.EnrolledByID)
 }
 
 func (r *journeyStepResolver) Play(ctx context.Context, obj *model.JourneyStep) (*model.Play, error) {
@@ -530,6 +561,63 @@ func (r *mutationResolver) CopyJourney(ctx context.Context, id string, name stri
 	})
 }
 
+func (r *mutationResolver) EnrollInJourney(ctx context.Context, journeyID string, accountIds []string) ([]*model.JourneyEnrollment, error) {
+	journey, err := parseID(journeyID, kindJourney)
+	if err != nil {
+		return nil, invalid.Rename("id", "journeyId", err)
+	}
+	accounts, err := accountIDs(accountIds)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.JourneyEngine.Enroll(ctx, viewer(ctx).Tenant(), journey, accounts, viewerUserOrNil(ctx))
+	return r.enrollmentViews(ctx, rows, err)
+}
+
+func (r *mutationResolver) EnrollMatching(ctx context.Context, journeyID string, filter *model.AccountFilter, condition model.JSON) (int, error) {
+	journey, err := parseID(journeyID, kindJourney)
+	if err != nil {
+		return 0, invalid.Rename("id", "journeyId", err)
+	}
+	f, cond, err := toEnrollMatching(filter, condition)
+	if err != nil {
+		return 0, err
+	}
+	return r.JourneyEngine.EnrollMatching(ctx, viewer(ctx).Tenant(), journey, f, cond, viewerUserOrNil(ctx))
+}
+
+func (r *mutationResolver) SkipMilestone(ctx context.Context, enrollmentID string, milestone string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, enrollmentID, "enrollmentId", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.SkipMilestone(ctx, t, id, milestone)
+	})
+}
+
+func (r *mutationResolver) ReopenMilestone(ctx context.Context, enrollmentID string, milestone string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, enrollmentID, "enrollmentId", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.ReopenMilestone(ctx, t, id, milestone)
+	})
+}
+
+func (r *mutationResolver) CancelEnrollment(ctx context.Context, id string, reason *string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, id, "id", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.CancelEnrollment(ctx, t, id, viewerUserOrNil(ctx), deref(reason))
+	})
+}
+
+func (r *mutationResolver) RestartEnrollment(ctx context.Context, id string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, id, "id", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.RestartEnrollment(ctx, t, id, viewerUserOrNil(ctx))
+	})
+}
+
+func (r *mutationResolver) MigrateJourneyEnrollments(ctx context.Context, journeyID string, fromVersion int, toVersion int) (int, error) {
+	journey, err := parseID(journeyID, kindJourney)
+	if err != nil {
+		return 0, invalid.Rename("id", "journeyId", err)
+	}
+	return r.JourneyEngine.MigrateEnrollments(ctx, viewer(ctx).Tenant(), journey, fromVersion, toVersion)
+}
+
 func (r *overdueCountResolver) User(ctx context.Context, obj *model.OverdueCount) (*model.User, error) {
 	return loadOptionalUser(ctx, obj.UserID)
 }
@@ -756,6 +844,32 @@ func (r *queryResolver) Journey(ctx context.Context, id string) (*model.Journey,
 	})
 }
 
+func (r *queryResolver) JourneyEnrollments(ctx context.Context, journeyID *string, accountID *string, status []model.JourneyEnrollmentStatus, first *int, after *string) (*model.JourneyEnrollmentConnection, error) {
+	f, n, cursor, err := toEnrollmentQuery(journeyID, accountID, status, first, after)
+	if err != nil {
+		return nil, err
+	}
+	vs, hasNext, err := r.JourneyEngine.ListViews(ctx, viewer(ctx).Tenant(), f, n, cursor)
+	if err != nil {
+		return nil, err
+	}
+	return toEnrollmentConnection(vs, hasNext), nil
+}
+
+func (r *queryResolver) JourneyEnrollment(ctx context.Context, id string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, id, "id", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.Get(ctx, t, id)
+	})
+}
+
+func (r *stepProgressResolver) Task(ctx context.Context, obj *model.StepProgress) (*model.Task, error) {
+	if obj.TaskID == nil {
+		return nil, nil
+	}
+	t, err := loadersFrom(ctx).tasks.Load(ctx, *obj.TaskID)
+	return convertOrErr(t, err, toGraphTask)
+}
+
 func (r *taskResolver) Account(ctx context.Context, obj *model.Task) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }
@@ -849,6 +963,10 @@ func (r *Resolver) InAppMessage() InAppMessageResolver { return &inAppMessageRes
 
 func (r *Resolver) Journey() JourneyResolver { return &journeyResolver{r} }
 
+func (r *Resolver) JourneyEnrollment() JourneyEnrollmentResolver {
+	return &journeyEnrollmentResolver{r}
+}
+
 func (r *Resolver) JourneyStep() JourneyStepResolver { return &journeyStepResolver{r} }
 
 func (r *Resolver) JourneyTaskAssignee() JourneyTaskAssigneeResolver {
@@ -871,6 +989,8 @@ func (r *Resolver) PlayVersion() PlayVersionResolver { return &playVersionResolv
 
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) StepProgress() StepProgressResolver { return &stepProgressResolver{r} }
+
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
 
 func (r *Resolver) TaskConnection() TaskConnectionResolver { return &taskConnectionResolver{r} }
@@ -890,6 +1010,7 @@ type (
 	contactConnectionResolver   struct{ *Resolver }
 	inAppMessageResolver        struct{ *Resolver }
 	journeyResolver             struct{ *Resolver }
+	journeyEnrollmentResolver   struct{ *Resolver }
 	journeyStepResolver         struct{ *Resolver }
 	journeyTaskAssigneeResolver struct{ *Resolver }
 	journeyVersionResolver      struct{ *Resolver }
@@ -900,6 +1021,7 @@ type (
 	playStepRunResolver         struct{ *Resolver }
 	playVersionResolver         struct{ *Resolver }
 	queryResolver               struct{ *Resolver }
+	stepProgressResolver        struct{ *Resolver }
 	taskResolver                struct{ *Resolver }
 	taskConnectionResolver      struct{ *Resolver }
 	teamMemberResolver          struct{ *Resolver }

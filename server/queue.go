@@ -68,7 +68,7 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 	}
 	journeys := &journey.Engine{
 		DB:          b,
-		Definitions: &journey.Definitions{DB: b, Now: time.Now, Log: logger},
+		Definitions: resolver.JourneyService,
 		Plays:       engine,
 		Tasks:       resolver.TaskService,
 		Accounts:    resolver.AccountService,
