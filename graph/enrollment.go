@@ -140,4 +140,3 @@ func toEnrollMatching(filter *model.AccountFilter, cond model.JSON) (db.AccountF
 	}
 	return f, c, nil
 }
-
