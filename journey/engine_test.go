@@ -45,7 +45,8 @@ type engineBundle struct {
 func setupEngine(t *testing.T) *engineBundle {
 	t.Helper()
 	ctx := t.Context()
-	d := dbtest.DB(t)
+	// A database of its own: UpdateStatuses serves every workspace, with this test's clock.
+	d := dbtest.Isolated(t)
 	clock := clocktest.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	ws, err := db.CreateWorkspace(ctx, d.Bun, "Journeys "+uuid.NewString()[:8])
 	require.NoError(t, err)
