@@ -136,6 +136,10 @@ func serve(ctx context.Context, cfg server.Config, logger *slog.Logger, args []s
 			if created {
 				logger.Info("demo workspace created")
 			}
+			// Journeys replay their history before the queue starts (see seed.DemoJourneys).
+			if err := seed.DemoJourneys(ctx, b, pool, time.Now()); err != nil {
+				return fmt.Errorf("seed demo journeys: %w", err)
+			}
 			logger.Info("demo login", slog.String("email", seed.DemoAdminEmail), slog.String("password", seed.DemoAdminPassword))
 		}
 		authService, err := newAuthService(cfg, b)

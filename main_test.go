@@ -65,7 +65,7 @@ func TestServeLifecycle(t *testing.T) {
 	require.Equal(t, "ADMIN", out.Data.Login.User.Role)
 
 	// The demo plays are there, with runs: launched by hand (live) and a history of finished ones.
-	body, _ = json.Marshal(map[string]any{"query": `{ plays { name status }
+	body, _ = json.Marshal(map[string]any{"query": `{ plays { name status } journeys { key status latestVersion }
 		finished: playRuns(first: 100, filter: {status: [GOAL_MET, COMPLETED, EXITED]}) { edges { node { status } } }
 		live: playRuns(first: 100, filter: {status: [RUNNING, WAITING]}) { edges { node { status } } } }`})
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", bytes.NewReader(body))
@@ -80,8 +80,12 @@ func TestServeLifecycle(t *testing.T) {
 	var demo struct {
 		Data struct {
 			Plays    []struct{ Name, Status string } `json:"plays"`
-			Finished runs                            `json:"finished"`
-			Live     runs                            `json:"live"`
+			Journeys []struct {
+				Key, Status   string
+				LatestVersion int
+			} `json:"journeys"`
+			Finished runs `json:"finished"`
+			Live     runs `json:"live"`
 		} `json:"data"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&demo))
@@ -89,6 +93,10 @@ func TestServeLifecycle(t *testing.T) {
 	require.Len(t, demo.Data.Plays, 4)
 	require.NotEmpty(t, demo.Data.Finished.Edges, "a history of finished runs")
 	require.NotEmpty(t, demo.Data.Live.Edges, "runs in progress")
+	require.Len(t, demo.Data.Journeys, 5, "the demo journeys")
+	for _, j := range demo.Data.Journeys {
+		require.Equal(t, "ACTIVE", j.Status, j.Key)
+	}
 
 	cancel()
 	select {

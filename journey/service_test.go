@@ -3,6 +3,7 @@ package journey
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -442,4 +443,24 @@ func TestStatusTransitions(t *testing.T) {
 	list, err := b.svc.List(b.ctx, b.tenant, ListFilter{Status: db.JourneyArchived})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
+}
+
+func TestConcurrentEditsAreNotLost(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	j := b.createJourney(t, journeyOpts{Definition: `{}`})
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := b.svc.AddMilestone(b.ctx, b.tenant, j.ID, MilestoneInput{Key: fmt.Sprintf("m%d", i), Name: fmt.Sprintf("M%d", i)}, nil)
+			errs <- err
+		}()
+	}
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	got, err := b.svc.Get(b.ctx, b.tenant, j.ID)
+	require.NoError(t, err)
+	require.Len(t, draft(t, got).Milestones, n, "each edit locks the journey, so none overwrites another")
 }

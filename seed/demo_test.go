@@ -23,7 +23,8 @@ var demoNow = time.Date(2026, 12, 4, 15, 30, 0, 0, time.UTC)
 // demo tests run in sequence inside one test rather than in parallel with the bulk tests.
 func TestDemo(t *testing.T) {
 	ctx := context.Background()
-	b := dbtest.DB(t).Bun
+	d := dbtest.DB(t)
+	b := d.Bun
 
 	start := time.Now()
 	created, err := Demo(ctx, b, demoNow)
@@ -88,6 +89,10 @@ func TestDemo(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, created)
 		require.Equal(t, before, demoCounts(t, b))
+	})
+
+	t.Run("Journeys", func(t *testing.T) {
+		testDemoJourneys(t, d, ws.ID)
 	})
 }
 

@@ -161,6 +161,16 @@ func TestJourneyDefinitionsThroughAPI(t *testing.T) {
 		"to": "CONTACTS", "subject": "Welcome aboard", "body": "Hi {{contact.firstName}}"}}))
 	j = decode(addStep("setup", map[string]any{"key": "connected", "kind": "CHECKPOINT",
 		"condition": map[string]any{"event": "integration_connected", "op": "exists"}}))
+	var created struct {
+		P struct{ ID string } `json:"p"`
+	}
+	env.Do(t, managerToken, `mutation($in: CreatePlayInput!) { p: createPlay(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"name": "Go-live check", "scope": "ACCOUNT"}}).Decode(t, &created)
+	j = decode(addStep("go-live", map[string]any{"key": "launch-check", "kind": "LAUNCH_PLAY", "playId": created.P.ID}))
+	require.Equal(t, "Go-live check", j.Draft.Milestones[2].Steps[0].Play.Name)
+	require.False(t, j.Draft.Milestones[2].Steps[0].Required)
+	decode(addStep("go-live", map[string]any{"key": "live", "kind": "CHECKPOINT",
+		"condition": map[string]any{"field": "account.stage", "op": "eq", "value": "ADOPTION"}}))
 	steps := j.Draft.Milestones[0].Steps
 	require.Len(t, steps, 3)
 	require.Equal(t, "kickoff-call", steps[0].Key)
