@@ -1,5 +1,5 @@
 // Package condition is Steward's condition language: a typed tree of predicates on an account,
-// a contact and the account's activity and play runs, stored as JSON and sent by the SPA. A play starts when
+// a contact and the account's activity, play runs and journeys, stored as JSON and sent by the SPA. A play starts when
 // its condition becomes true; a goal is met when its condition holds.
 //
 // One validated tree has two evaluators that agree on every subject: SQL compiles it into one
@@ -19,6 +19,7 @@
 //	{"eventCount": {"name": ..., "within": ...}, "op": ..., "value"}  events of a name lately
 //	{"timeline": kind, "op": ..., "duration"}                   the account's last timeline entry
 //	{"playRun": play id, "op": ..., "duration"}                 the account's runs of a play
+//	{"journey": {"key": ..., "status" or "milestone" and "milestoneStatus"}}  the account's journey
 //
 // Examples:
 //
@@ -34,6 +35,8 @@
 //	{"timeline": "BUSINESS_REVIEW", "op": "olderThan", "duration": "90d"}
 //	{"playRun": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "op": "exists"}
 //	{"playRun": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "op": "within", "duration": "30d"}
+//	{"journey": {"key": "onboarding", "status": ["ACTIVE", "STALLED"]}}
+//	{"journey": {"key": "onboarding", "milestone": "setup", "milestoneStatus": ["BEHIND", "AT_RISK"]}}
 //
 // and a whole tree, "an account with no login in 14 days, renewing within 120 days, unless it
 // already churned":
@@ -91,6 +94,7 @@
 //	event, timeline  within, notWithin, olderThan, exists, notExists
 //	eventCount       eq, neq, lt, lte, gt, gte (value: a count)
 //	playRun          exists, notExists, within
+//	journey          none: the lists of statuses say what holds
 //
 // eq and in compare strings exactly; contains on a string is a substring test that ignores the
 // case of ASCII letters only (so both evaluators agree whatever the database collation); on a
@@ -140,6 +144,28 @@
 //
 // Explain reports as the value seen whether an active run exists (a bool) for exists and
 // notExists, and the latest run's start (nil if none) for within.
+//
+// # Journeys
+//
+// A journey predicate names a journey by its key and asks about the account's latest
+// enrolment in it (the latest enrolled_at, then the greatest id, among the enrolments in the
+// journey of that key that is not archived; an archived journey whose key was taken over does
+// not count). It takes no op, value or duration, and has either
+//
+//	status                      the enrolment's status is one of the list: ACTIVE, STALLED,
+//	                            COMPLETED, CANCELLED, or NOT_ENROLLED (never enrolled)
+//	milestone, milestoneStatus  the enrolment's milestone of that key has one of the statuses
+//	                            NOT_STARTED, ON_TRACK, AT_RISK, BEHIND, DONE, SKIPPED
+//
+// never both in one predicate (write {"all": [...]} for both). A milestone predicate is false
+// when the account was never enrolled or the enrolment has no such milestone, so NOT_ENROLLED
+// is only a status. "Unless the account is in onboarding now or finished it" is
+//
+//	{"journey": {"key": "onboarding", "status": ["NOT_ENROLLED", "CANCELLED"]}}
+//
+// A key no journey has is valid and simply never enrolled. As with activity, a CONTACT
+// condition asks about the contact's account. Explain reports the enrolment's status (a
+// string, NOT_ENROLLED when there is none) or the milestone's status (nil when missing).
 //
 // # Evaluating
 //

@@ -22,6 +22,9 @@ type Activity interface {
 	// PlayRuns is what the account's runs of the play say: whether one is active (RUNNING or
 	// WAITING) and when the latest started. A play without runs, or unknown, is the zero value.
 	PlayRuns(playID uuid.UUID) PlayRunFacts
+	// Journey is where the account stands in the journey with key: its latest enrolment's
+	// status and milestone states. Never enrolled (or unknown) is the zero value.
+	Journey(key string) JourneyFacts
 }
 
 // Subject is what one evaluation looks at: the account, the contact for a CONTACT condition
@@ -44,7 +47,9 @@ type PredicateResult struct {
 	// "2006-01-02", a UUID string, a time.Time (UTC), a decoded custom attribute value (numbers
 	// as json.Number), the last event/entry time, an event count (int64), whether a play run is
 	// active (bool, for playRun exists and notExists) or the latest play run's start (a
-	// time.Time, for playRun within). Nil when missing.
+	// time.Time, for playRun within), the latest journey enrolment's status (a string,
+	// NOT_ENROLLED when there is none) or a milestone's status in it (a string; nil when not
+	// enrolled or the milestone is not in the enrolment). Nil when missing.
 	Seen any
 	// Held says whether the predicate was true.
 	Held bool

@@ -37,6 +37,8 @@ var fuzzSeeds = []string{
 	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"exists"}`,
 	`{"not":{"playRun":"6BA7B810-9DAD-11D1-80B4-00C04FD430C8","op":"notExists"}}`,
 	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"within","duration":"30d"}`,
+	`{"journey":{"key":"onboarding","status":["ACTIVE","NOT_ENROLLED"]}}`,
+	`{"not":{"journey":{"key":"onboarding","milestone":"setup","milestoneStatus":["BEHIND","AT_RISK"]}}}`,
 	// Invalid.
 	``,
 	`null`,
@@ -56,6 +58,8 @@ var fuzzSeeds = []string{
 	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"olderThan","duration":"30d"}`,
 	`{"playRun":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","op":"within"}`,
 	`{"playRun":["6ba7b810-9dad-11d1-80b4-00c04fd430c8"],"op":"exists"}`,
+	`{"journey":{"key":"onboarding","status":["ACTIVE"],"milestone":"setup","milestoneStatus":["BEHIND"]}}`,
+	`{"journey":{"key":"On-boarding","status":[]}}`,
 	`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[`,
 }
 
@@ -113,6 +117,11 @@ type fakeActivity struct{ at time.Time }
 func (f fakeActivity) LastEvent(string) (time.Time, bool)    { return f.at, true }
 func (f fakeActivity) EventCount(string, time.Time) int      { return 5 }
 func (f fakeActivity) LastTimeline(string) (time.Time, bool) { return f.at, true }
+
+// Journey says the account is behind on every milestone of an active enrolment in any journey.
+func (f fakeActivity) Journey(string) JourneyFacts {
+	return JourneyFacts{Status: "ACTIVE", Milestones: map[string]string{"setup": "BEHIND"}}
+}
 
 // PlayRuns says every play has an active run that started at `at`.
 func (f fakeActivity) PlayRuns(uuid.UUID) PlayRunFacts {

@@ -24,6 +24,8 @@ type Needs struct {
 	Timeline []string
 	// PlayRuns are the plays whose runs of the account are read (sorted by their text form).
 	PlayRuns []uuid.UUID
+	// Journeys are the keys of the journeys whose latest enrolment of the account is read.
+	Journeys []string
 }
 
 // EventWindow is one event count a condition reads: events called Name at or after Since.
@@ -34,7 +36,8 @@ type EventWindow struct {
 
 // Empty reports that the condition reads no activity at all.
 func (n Needs) Empty() bool {
-	return len(n.Events) == 0 && len(n.EventCounts) == 0 && len(n.Timeline) == 0 && len(n.PlayRuns) == 0
+	return len(n.Events) == 0 && len(n.EventCounts) == 0 && len(n.Timeline) == 0 && len(n.PlayRuns) == 0 &&
+		len(n.Journeys) == 0
 }
 
 // Needs returns the activity facts the condition reads when evaluated at now. Event count
@@ -53,11 +56,12 @@ type needSet struct {
 	counts   map[windowKey]bool
 	timeline map[string]bool
 	playRuns map[uuid.UUID]bool
+	journeys map[string]bool
 }
 
 func (c *Condition) needs(at instant) Needs {
 	ns := needSet{events: map[string]bool{}, counts: map[windowKey]bool{}, timeline: map[string]bool{},
-		playRuns: map[uuid.UUID]bool{}}
+		playRuns: map[uuid.UUID]bool{}, journeys: map[string]bool{}}
 	var walk func(e *expr)
 	walk = func(e *expr) {
 		if e.kind == exprPredicate {
@@ -81,6 +85,10 @@ func (c *Condition) needs(at instant) Needs {
 	for id := range ns.playRuns {
 		n.PlayRuns = append(n.PlayRuns, id)
 	}
+	for key := range ns.journeys {
+		n.Journeys = append(n.Journeys, key)
+	}
+	slices.Sort(n.Journeys)
 	slices.SortFunc(n.PlayRuns, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	slices.Sort(n.Events)
 	slices.Sort(n.Timeline)
@@ -102,6 +110,7 @@ type facts struct {
 	counts       map[windowKey]int
 	lastTimeline map[string]time.Time
 	playRuns     map[uuid.UUID]PlayRunFacts
+	journeys     map[string]JourneyFacts
 }
 
 func (f *facts) LastEvent(name string) (time.Time, bool) {
@@ -120,6 +129,8 @@ func (f *facts) LastTimeline(kind string) (time.Time, bool) {
 
 func (f *facts) PlayRuns(playID uuid.UUID) PlayRunFacts { return f.playRuns[playID] }
 
+func (f *facts) Journey(key string) JourneyFacts { return f.journeys[key] }
+
 // covers reports the first fact of n that f was not loaded with.
 func (f *facts) covers(n Needs) error {
 	for _, name := range n.Events {
@@ -137,6 +148,11 @@ func (f *facts) covers(n Needs) error {
 			return fmt.Errorf("activity was loaded without the runs of play %s", id)
 		}
 	}
+	for _, key := range n.Journeys {
+		if !slices.Contains(f.needs.Journeys, key) {
+			return fmt.Errorf("activity was loaded without the enrolments in journey %q", key)
+		}
+	}
 	for _, w := range n.EventCounts {
 		if _, ok := f.counts[windowKey{name: w.Name, since: w.Since.UnixMicro()}]; !ok {
 			return fmt.Errorf("activity was loaded without the %q count since %s (evaluate at the instant Needs was asked for)",
@@ -147,8 +163,8 @@ func (f *facts) covers(n Needs) error {
 }
 
 // LoadSubject loads one subject of scope with the activity facts in needs (from
-// Condition.Needs): the account, or the contact and its account, plus at most four small
-// aggregate queries on the account's events, timeline and play runs. Archived rows load like live ones;
+// Condition.Needs): the account, or the contact and its account, plus at most six small
+// queries on the account's events, timeline, play runs and journey enrolments. Archived rows load like live ones;
 // a missing row is db.ErrNotFound.
 func LoadSubject(ctx context.Context, idb bun.IDB, t db.Tenant, scope Scope, id uuid.UUID, needs Needs) (Subject, error) {
 	var s Subject
@@ -194,6 +210,16 @@ func loadFacts(ctx context.Context, idb bun.IDB, t db.Tenant, accountID uuid.UUI
 		counts:       map[windowKey]int{},
 		lastTimeline: map[string]time.Time{},
 		playRuns:     map[uuid.UUID]PlayRunFacts{},
+		journeys:     map[string]JourneyFacts{},
+	}
+	if len(needs.Journeys) > 0 {
+		standings, err := db.LatestJourneyEnrollments(ctx, idb, t, accountID, needs.Journeys)
+		if err != nil {
+			return nil, fmt.Errorf("load journey enrolments: %w", err)
+		}
+		for key, s := range standings {
+			f.journeys[key] = JourneyFacts{Status: s.Status, Milestones: s.Milestones}
+		}
 	}
 	if len(needs.Events) > 0 {
 		var rows []lastRow

@@ -66,8 +66,9 @@ const (
 
 // Node is one node of a condition tree, exactly as it is stored and sent: a group (All, Any or
 // Not) or a predicate (Field, Event, EventCount, Timeline or PlayRun, with Op and then Value or
-// Duration). Exactly one of All, Any, Not, Field, Event, EventCount, Timeline and PlayRun is
-// set. PlayRun is a play id; normalised, it is the UUID in canonical form.
+// Duration; or Journey alone). Exactly one of All, Any, Not, Field, Event, EventCount,
+// Timeline, PlayRun and Journey is set. PlayRun is a play id; normalised, it is the UUID in
+// canonical form.
 //
 // Value holds JSON-like data: a string, a whole number, a bool or a list of strings or of whole
 // numbers. In a Node returned by Condition.Root it is normalised: string, int64, bool, []string
@@ -82,6 +83,9 @@ type Node struct {
 	EventCount *EventCount `json:"eventCount,omitempty"`
 	Timeline   string      `json:"timeline,omitempty"`
 	PlayRun    string      `json:"playRun,omitempty"`
+	// Journey asks about the account's latest enrolment in a journey; it takes no op, value
+	// or duration.
+	Journey *JourneyState `json:"journey,omitempty"`
 
 	Op       Op     `json:"op,omitempty"`
 	Value    any    `json:"value,omitempty"`
@@ -117,6 +121,9 @@ func (n Node) clone() Node {
 	if n.EventCount != nil {
 		ec := *n.EventCount
 		out.EventCount = &ec
+	}
+	if n.Journey != nil {
+		out.Journey = n.Journey.clone()
 	}
 	switch v := n.Value.(type) {
 	case []string:

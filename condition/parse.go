@@ -112,6 +112,8 @@ func toNode(v any, path string) (*Node, error) {
 			n.EventCount, err = toEventCount(val, p)
 		case "playRun":
 			n.PlayRun, err = nonEmptyString(val, p)
+		case "journey":
+			n.Journey, err = toJourneyState(val, p)
 		case "op":
 			var op string
 			op, err = nonEmptyString(val, p)
@@ -174,6 +176,55 @@ func toEventCount(v any, path string) (*EventCount, error) {
 		}
 	}
 	return ec, nil
+}
+
+func toJourneyState(v any, path string) (*JourneyState, error) {
+	obj, ok := v.(*strictjson.Object)
+	if !ok {
+		return nil, invalid.Field(path, "must be an object with key and status, or key, milestone and milestoneStatus")
+	}
+	j := &JourneyState{}
+	for i, key := range obj.Keys {
+		val, p := obj.Vals[i], path+"."+key
+		var err error
+		switch key {
+		case "key":
+			j.Key, err = nonEmptyString(val, p)
+		case "milestone":
+			j.Milestone, err = nonEmptyString(val, p)
+		case "status":
+			j.Status, err = stringArray(val, p)
+		case "milestoneStatus":
+			j.MilestoneStatus, err = stringArray(val, p)
+		default:
+			err = invalid.Field(p, "is not a known key")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// stringArray reads a JSON list of strings (at most MaxListLen); an empty list is kept
+// non-nil, for validation to refuse.
+func stringArray(v any, path string) ([]string, error) {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, invalid.Field(path, "must be a list of strings")
+	}
+	if len(arr) > MaxListLen {
+		return nil, invalid.Field(path, "must hold at most %d values", MaxListLen)
+	}
+	out := make([]string, len(arr))
+	for i, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			return nil, invalid.Field(fmt.Sprintf("%s[%d]", path, i), "must be a string")
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 func nonEmptyString(v any, path string) (string, error) {

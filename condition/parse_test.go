@@ -38,7 +38,7 @@ func TestParseRejects(t *testing.T) {
 		{"not JSON", acc, `{"all":[`, "condition", "must be valid JSON"},
 		{"trailing data", acc, `{"event":"login","op":"exists"} {}`, "condition", "must be a single JSON value"},
 		{"not an object", acc, `[1]`, "condition", "must be an object"},
-		{"empty object", acc, `{}`, "condition", "must have one of all, any, not, field, event, eventCount, timeline or playRun"},
+		{"empty object", acc, `{}`, "condition", "must have one of all, any, not, field, event, eventCount, timeline, playRun or journey"},
 		{"unknown key", acc, `{"all":[{"event":"login","op":"exists","extra":1}]}`, "condition.all[0].extra", "is not a known key"},
 		{"repeated key", acc, `{"event":"login","op":"exists","op":"notExists"}`, "condition.op", "is repeated"},
 		{"two kinds", acc, `{"field":"account.stage","event":"login","op":"exists"}`, "condition.event", "cannot be combined with field in one node"},

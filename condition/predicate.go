@@ -14,7 +14,7 @@ import (
 )
 
 // predicate is one compiled leaf of a tree. Each kind of predicate (field, event, eventCount,
-// timeline, playRun) implements it once for both evaluators, so the two cannot drift apart by kind.
+// timeline, playRun, journey) implements it once for both evaluators, so the two cannot drift apart by kind.
 type predicate interface {
 	// sql returns a boolean SQL expression over the aliases a (account) and c (contact), with
 	// its values appended to b as ? placeholders. It may be NULL; the caller folds NULL to false.
@@ -47,6 +47,7 @@ func init() {
 		{key: "eventCount", present: func(n *Node) bool { return n.EventCount != nil }, build: buildEventCount},
 		{key: "timeline", present: func(n *Node) bool { return n.Timeline != "" }, build: buildTimeline},
 		{key: "playRun", present: func(n *Node) bool { return n.PlayRun != "" }, build: buildPlayRun},
+		{key: "journey", present: func(n *Node) bool { return n.Journey != nil }, build: buildJourney},
 	}
 }
 

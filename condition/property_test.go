@@ -45,6 +45,11 @@ var (
 	propAcctKeys  = []string{"plan", "seats", "beta", "region", "score", "absent"}
 	propConKeys   = []string{"role", "nps", "absent"}
 	propStatuses  = []string{db.RunRunning, db.RunWaiting, db.RunCompleted, db.RunGoalMet, db.RunExited, db.RunFailed, db.RunCancelled}
+	// Journeys: "onboarding" exists twice (an archived journey and the live one that took over
+	// its key), "renewal" not at all.
+	propJourneys       = []string{"onboarding", "onboarding", "adoption", "renewal"}
+	propMilestones     = []string{"kickoff", "setup", "training"}
+	propEnrollStatuses = []string{"ACTIVE", "STALLED", "COMPLETED", "CANCELLED"}
 	// propNoPlay is a play id no run refers to.
 	propNoPlay = uuid.MustParse("00000000-0000-4000-8000-000000000001")
 )
@@ -78,7 +83,7 @@ func TestEvaluatorsAgree(t *testing.T) {
 
 	// Every fact any generated tree can read, loaded once per subject.
 	all := Needs{Events: append(slices.Clone(propEvents), "never_sent"), Timeline: slices.Clone(timelineKinds),
-		PlayRuns: sortIDs(append(slices.Clone(w.plays), propNoPlay))}
+		PlayRuns: sortIDs(append(slices.Clone(w.plays), propNoPlay)), Journeys: []string{"adoption", "onboarding", "renewal"}}
 	for _, name := range all.Events {
 		for _, d := range propDurations {
 			s, err := parseDuration(d)
@@ -288,6 +293,41 @@ func (w *propWorld) build(t *testing.T) {
 			}
 		}
 	}
+
+	// Journey enrolments of random statuses, at most one live (ACTIVE or STALLED) per journey
+	// and account as the database requires; some share their enrolment instant, so the latest
+	// is decided by id; the archived journey's enrolments must never be seen.
+	journeys := []uuid.UUID{w.createJourney(t, "onboarding", true), w.createJourney(t, "onboarding", false), w.createJourney(t, "adoption", false)}
+	for _, a := range accounts {
+		for _, j := range journeys {
+			if w.rng.IntN(3) == 0 {
+				continue
+			}
+			live := false
+			var last time.Time
+			for i := range 1 + w.rng.IntN(3) {
+				status := pick(w.rng, propEnrollStatuses)
+				if status == "ACTIVE" || status == "STALLED" {
+					if live {
+						status = "COMPLETED"
+					}
+					live = true
+				}
+				at := w.instant(200)
+				if i > 0 && w.rng.IntN(4) == 0 {
+					at = last
+				}
+				last = at
+				ms := map[string]string{}
+				for _, m := range propMilestones {
+					if w.rng.IntN(4) > 0 {
+						ms[m] = pick(w.rng, milestoneStatuses)
+					}
+				}
+				w.enroll(t, enrollment{Journey: j, Account: a.ID, Status: status, EnrolledAt: at, Milestones: ms})
+			}
+		}
+	}
 }
 
 // instant returns a time within the last maxDays days (microsecond precision), an exact
@@ -360,14 +400,23 @@ func (w *propWorld) tree(scope Scope, depth int) Node {
 		}
 	}
 	switch n := w.rng.IntN(100); {
-	case n < 60:
+	case n < 55:
 		return w.fieldNode(scope)
-	case n < 75:
+	case n < 68:
 		return Node{Event: w.eventName(), Op: pick(w.rng, activityOps), Duration: pick(w.rng, propDurations)}.fixArity()
-	case n < 87:
+	case n < 80:
 		return Node{EventCount: &EventCount{Name: w.eventName(), Within: pick(w.rng, propDurations)},
 			Op: pick(w.rng, countOps), Value: w.rng.IntN(9)}
-	case n < 93:
+	case n < 88:
+		j := &JourneyState{Key: pick(w.rng, propJourneys)}
+		if w.rng.IntN(2) == 0 {
+			j.Status = w.someOf(enrollmentStatuses)
+		} else {
+			j.Milestone = pick(w.rng, append(slices.Clone(propMilestones), "golive"))
+			j.MilestoneStatus = w.someOf(milestoneStatuses)
+		}
+		return Node{Journey: j}
+	case n < 94:
 		play := propNoPlay
 		if w.rng.IntN(8) > 0 {
 			play = pick(w.rng, w.plays)
@@ -383,6 +432,13 @@ func (w *propWorld) trees(scope Scope, depth int) []Node {
 		out[i] = w.tree(scope, depth)
 	}
 	return out
+}
+
+// someOf returns 1 to 3 distinct values of pool, in random order.
+func (w *propWorld) someOf(pool []string) []string {
+	out := slices.Clone(pool)
+	w.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out[:1+w.rng.IntN(3)]
 }
 
 func (w *propWorld) eventName() string {

@@ -32,8 +32,8 @@ func (b *sqlBuilder) arg(v any) string {
 //   - a: the accounts row (for a CONTACT condition, the contact's account);
 //   - c: the contacts row (CONTACT conditions only).
 //
-// Activity predicates are correlated subqueries on events, timeline_entries and play_runs
-// through a.workspace_id and a.id. The expression is never NULL. It does not restrict the workspace or
+// Activity predicates are correlated subqueries on events, timeline_entries, play_runs and
+// the journey tables through a.workspace_id and a.id. The expression is never NULL. It does not restrict the workspace or
 // skip archived rows: that is the caller's query's job, as in Matching.
 func (c *Condition) SQL(now time.Time) (where string, args []any) {
 	b := &sqlBuilder{}

@@ -141,6 +141,8 @@ func (a activity) PlayRuns(uuid.UUID) condition.PlayRunFacts {
 	return condition.PlayRunFacts{}
 }
 
+func (a activity) Journey(string) condition.JourneyFacts { return condition.JourneyFacts{} }
+
 func TestCheckEventSinceStart(t *testing.T) {
 	t.Parallel()
 	d := mustParse(t, top(`"goal": {"eventSinceStart": "login"}`), condition.ScopeAccount)

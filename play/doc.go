@@ -1,5 +1,6 @@
 // Package play holds Steward's plays: situational automations that run for one account or one
-// contact at a time, launched by hand or started by an event, a field change or a timer. This
+// contact at a time, launched by hand or started by an event, a field change, a timer or a
+// change in the account's journey. This
 // part owns definitions and their versions (Definitions, ParseDefinition); the executor (runs,
 // River workers, delivery) builds on it in this package with its own service.
 //
@@ -49,6 +50,7 @@
 //	{"kind": "EVENT", "event": "feature_used", "properties": {"feature": "reports"}}
 //	{"kind": "FIELD_CHANGE", "field": "account.stage", "from": "GROWTH", "to": "AT_RISK"}
 //	{"kind": "SCHEDULE", "condition": <condition>}              checked on a timer
+//	{"kind": "JOURNEY", "journey": "onboarding", "on": ["AT_RISK", "BEHIND"], "milestone": "setup"}
 //
 // properties (optional) are top-level event properties that must be equal (strings and bools
 // exactly, numbers by value). FIELD_CHANGE watches a field a mutation can change, named as in
@@ -56,7 +58,13 @@
 // account.custom.<key>, contact.persona, ...; not account.tags' values); from and to are
 // optional and typed like a condition's value. In a CONTACT play an account field change
 // concerns every live contact of the account; a contact field in an ACCOUNT play is refused.
-// JOURNEY triggers and ENROLL_IN_JOURNEY steps are refused until journeys exist.
+// JOURNEY names a journey by key and lists the journey events that start the play (on: one or
+// more of ENTERED, COMPLETED, CANCELLED, STALLED, MILESTONE_STARTED, MILESTONE_COMPLETED,
+// MILESTONE_SKIPPED, AT_RISK, BEHIND, each once); milestone (optional) narrows them to one
+// milestone's events, so every kind listed must then be a milestone kind. The journey engine
+// reports its changes through Engine.OnJourneyEvent inside its own transaction; an ACCOUNT play
+// starts for the account, a CONTACT play for every live contact of it. Publishing requires the
+// journey to exist and not be archived (a DRAFT journey will do).
 //
 // entry (a condition) must hold when a run would start, whatever the trigger. reentry is ONCE
 // (at most one run per subject, ever), NOT_WHILE_ACTIVE (the default: not while a run of the
@@ -80,6 +88,14 @@
 //	BRANCH            if, then [steps], else [steps]
 //	REPEAT_UNTIL      until, interval, maxTimes (1 to 100), steps [steps]
 //	SEND_WEBHOOK      url (http or https), body (a JSON object), headers, retries (0 to 10; default 3)
+//	ENROLL_IN_JOURNEY journey (a journey key): enrols the account (a CONTACT play's contact's)
+//
+// ENROLL_IN_JOURNEY goes through Engine.Journeys (the journey engine, wired in by the server)
+// in the step's transaction; the journey's own rules (one live enrolment per account, its
+// re-entry policy) may refuse, and the step log says so ("not enrolled in onboarding: ...") or
+// names the enrolment. Publishing requires the journey to exist and not be archived; at run
+// time it must be ACTIVE. Without a journey engine, or when no active journey has the key,
+// the step fails at once, without River's retries (RetryRun resumes the run once fixed).
 //
 // CONTACT recipients exist in CONTACT plays only; personas go with CONTACTS_WITH_PERSONA only.
 // A REPEAT_UNTIL checks until before each round and ends as soon as it holds; after a round
@@ -143,12 +159,14 @@
 // Engine runs published plays. A run (db.PlayRun) pins the version it started on and records
 // its status (RUNNING, WAITING, then COMPLETED, GOAL_MET, EXITED, FAILED or CANCELLED), the
 // step it is at, the round of each REPEAT_UNTIL, when it wakes up and why it started
-// (TriggerInfo: the event, the field, or the entry predicates with the values seen). Its step
+// (TriggerInfo: the event, the field, the journey event, or the entry predicates with the
+// values seen). Its step
 // log (db.PlayStepRun) has one row per step and round, with the outcome, the error and the
 // task, outbox message or in-app message it made.
 //
 // Runs start in the transaction of what caused them: Engine.Hooks plugs OnEventsRecorded and
-// OnAccountChanged into account.Service, and Launch starts MANUAL plays; the first step's River
+// OnAccountChanged into account.Service, the journey engine calls OnJourneyEvent (which also
+// ends runs whose goal or exit on journey state now holds), and Launch starts MANUAL plays; the first step's River
 // job is inserted in that same transaction (queue.NewInserter, River on database/sql), so a
 // rolled-back change starts nothing. A partial unique index allows one active run per subject
 // and play. SCHEDULE plays are swept by a River periodic job (PeriodicSweep, every

@@ -81,7 +81,7 @@ func TestParseJourneyTrigger(t *testing.T) {
 			"definition.trigger.milestone",
 			"is only used with milestone events (MILESTONE_STARTED, MILESTONE_COMPLETED, MILESTONE_SKIPPED, AT_RISK, BEHIND), but on lists COMPLETED"},
 		{"milestone with spaces", `{"kind": "JOURNEY", "journey": "onboarding", "on": ["BEHIND"], "milestone": "tech setup"}`,
-			"definition.trigger.milestone", "must be a milestone key: 1 to 100 characters without spaces"},
+			"definition.trigger.milestone", "must be a milestone key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit"},
 		{"key of another kind", `{"kind": "JOURNEY", "journey": "onboarding", "on": ["BEHIND"], "event": "login"}`,
 			"definition.trigger.event", "is not a known key of JOURNEY triggers"},
 		{"journey key on an event trigger", `{"kind": "EVENT", "event": "login", "journey": "onboarding"}`,
@@ -372,4 +372,59 @@ func TestEnrollInJourneyStepFails(t *testing.T) {
 	_, err = b.eng.RetryRun(b.ctx, b.tenant, run.ID)
 	require.NoError(t, err)
 	b.waitStatus(t, run.ID, db.RunCompleted, 10*time.Second)
+}
+
+func TestJourneyEventEndsRunsOnJourneyGoal(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	onboarding := b.createJourney(t, "onboarding")
+	p := b.publish(t, condition.ScopeAccount, `{"trigger": {"kind": "MANUAL"},
+		"goal": {"journey": {"key": "onboarding", "status": ["COMPLETED"]}},
+		"exit": {"journey": {"key": "onboarding", "milestone": "setup", "milestoneStatus": ["SKIPPED"]}},
+		"steps": [{"id": "pause", "kind": "WAIT", "duration": "1h"}]}`)
+	a := b.account(t, "ONBOARDING")
+	enrolment := b.enroll(t, b.db.Bun, onboarding, a.ID, "ACTIVE", time.Now())
+	runs := b.launch(t, p.ID, a.ID)
+	b.waitStatus(t, runs[0].ID, db.RunWaiting, 10*time.Second)
+
+	// The journey engine completes the enrolment and reports it in the same transaction: the
+	// run's goal holds at once.
+	require.NoError(t, db.InTx(b.ctx, b.db.Bun, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE journey_enrollments SET status = 'COMPLETED', completed_at = now() WHERE workspace_id = ? AND id = ?`,
+			b.tenant.WorkspaceID, enrolment)
+		require.NoError(t, err)
+		return b.eng.OnJourneyEvent(ctx, tx, b.tenant, JourneyEvent{Kind: JourneyCompleted, JourneyID: onboarding,
+			JourneyKey: "onboarding", EnrollmentID: enrolment, AccountID: a.ID, At: time.Now()})
+	}))
+	r, err := db.GetPlayRun(b.ctx, b.db.Bun, b.tenant, runs[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, db.RunGoalMet, r.Status)
+}
+
+func TestSweepOnJourneyState(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	onboarding := b.createJourney(t, "onboarding")
+	p := b.publish(t, condition.ScopeContact, `{"trigger": {"kind": "SCHEDULE", "condition": {"journey": {"key": "onboarding", "status": ["STALLED"]}}},
+		"steps": [{"id": "pause", "kind": "WAIT", "duration": "1h"}]}`)
+	stalled, active, never := b.account(t, "ONBOARDING"), b.account(t, "ONBOARDING"), b.account(t, "ONBOARDING")
+	want := []uuid.UUID{}
+	for i, a := range []*db.Account{stalled, stalled, active, never} {
+		c := &db.Contact{AccountID: a.ID, Name: fmt.Sprintf("Contact %d", i), Email: uuid.NewString() + "@example.com", Custom: json.RawMessage(`{}`)}
+		require.NoError(t, db.InsertContact(b.ctx, b.db.Bun, b.tenant, c))
+		if a == stalled {
+			want = append(want, c.ID)
+		}
+	}
+	b.enroll(t, b.db.Bun, onboarding, stalled.ID, "STALLED", time.Now())
+	b.enroll(t, b.db.Bun, onboarding, active.ID, "ACTIVE", time.Now())
+
+	_, err := b.eng.sweepPlayByID(b.ctx, b.tenant, p.ID)
+	require.NoError(t, err)
+	runs := b.runsOf(t, p.ID)
+	got := []uuid.UUID{}
+	for _, r := range runs {
+		got = append(got, *r.ContactID)
+	}
+	require.ElementsMatch(t, want, got)
 }

@@ -37,7 +37,6 @@ const (
 	maxTagLen           = 64
 	maxCustomValueBytes = 4 << 10
 	maxPropertyFilters  = 20
-	maxMilestoneKeyLen  = 100
 	maxPropertyValueLen = 200
 	maxURLLen           = 2048
 	maxWebhookBodyBytes = 16 << 10
@@ -50,7 +49,8 @@ const (
 
 var (
 	stepIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
-	// journeyKeyPattern is what the journeys table accepts as a key.
+	// journeyKeyPattern is what the journeys table accepts as a key, and what journey
+	// definitions accept as a milestone key.
 	journeyKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	headerNamePattern = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
@@ -371,9 +371,8 @@ func (p *parser) journeyTrigger(f *fields, t *Trigger) error {
 		return err
 	}
 	path := f.at("milestone")
-	if milestone == "" || utf8.RuneCountInString(milestone) > maxMilestoneKeyLen ||
-		strings.ContainsFunc(milestone, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return invalid.Field(path, "must be a milestone key: 1 to %d characters without spaces", maxMilestoneKeyLen)
+	if !journeyKeyPattern.MatchString(milestone) {
+		return invalid.Field(path, "must be a milestone key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit")
 	}
 	for _, k := range t.On {
 		if !slices.Contains(milestoneEventKinds, k) {
