@@ -40,6 +40,8 @@ type engineBundle struct {
 
 	mu     sync.Mutex
 	events []play.JourneyEvent
+	// failAccount, when set, makes Observe fail for that account's events.
+	failAccount uuid.UUID
 }
 
 func setupEngine(t *testing.T) *engineBundle {
@@ -63,6 +65,9 @@ func setupEngine(t *testing.T) *engineBundle {
 		Observe: func(_ context.Context, _ bun.Tx, _ db.Tenant, ev play.JourneyEvent) error {
 			b.mu.Lock()
 			defer b.mu.Unlock()
+			if ev.AccountID == b.failAccount {
+				return errors.New("observer failed")
+			}
 			b.events = append(b.events, ev)
 			return nil
 		}}
@@ -581,4 +586,36 @@ func TestEnrollFromPlayAndFieldTrigger(t *testing.T) {
 		return err
 	})
 	require.ErrorIs(t, err, db.ErrNotFound)
+}
+
+func TestStatusJobPostponesAFailingEnrollment(t *testing.T) {
+	t.Parallel()
+	b := setupEngine(t)
+	j := b.publish(t, "onboarding", onboarding)
+	bad := b.newAccount(t, "Bad")
+	enrs, err := b.eng.Enroll(b.ctx, b.tenant, j.ID, []uuid.UUID{b.account, bad}, uuid.Nil)
+	require.NoError(t, err)
+	b.mu.Lock()
+	b.failAccount = bad
+	b.mu.Unlock()
+
+	b.clock.Advance(11 * time.Hour)
+	c, err := b.eng.UpdateStatuses(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Failed)
+	_, good, _ := b.progress(t, enrs[0].ID)
+	require.Equal(t, db.MilestoneBehind, good["kickoff"].Status, "the other enrolment moved")
+	_, failed, _ := b.progress(t, enrs[1].ID)
+	require.Equal(t, db.MilestoneOnTrack, failed["kickoff"].Status, "the failing one rolled back")
+	require.True(t, failed["kickoff"].NextStatusAt.Equal(b.clock.Now().Add(DefaultCheckInterval)), "and was postponed")
+
+	b.mu.Lock()
+	b.failAccount = uuid.Nil
+	b.mu.Unlock()
+	b.clock.Advance(DefaultCheckInterval)
+	c, err = b.eng.UpdateStatuses(b.ctx)
+	require.NoError(t, err)
+	require.Zero(t, c.Failed)
+	_, failed, _ = b.progress(t, enrs[1].ID)
+	require.Equal(t, db.MilestoneBehind, failed["kickoff"].Status)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -175,6 +176,8 @@ type StatusCounts struct {
 	Stalled int
 	// Enrollments is how many enrolments with a due milestone time were looked at.
 	Enrollments int
+	// Failed is how many of them failed (logged, and postponed by CheckInterval).
+	Failed int
 }
 
 // UpdateStatuses applies the time-driven rules at the engine's clock, across workspaces:
@@ -229,8 +232,20 @@ func (e *Engine) UpdateStatuses(ctx context.Context) (StatusCounts, error) {
 			}
 			n = len(rows)
 			for i := range rows {
-				if err := e.tick(ctx, tx, &rows[i], now); err != nil {
-					return fmt.Errorf("enrolment %s: %w", rows[i].ID, err)
+				// Each enrolment in a savepoint: one that fails (a deadlock with a play step, a
+				// version that no longer loads) is logged and postponed, the others move on.
+				err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
+					return e.tick(ctx, sp, &rows[i], now)
+				})
+				if err == nil {
+					continue
+				}
+				c.Failed++
+				e.logger().ErrorContext(ctx, "journey status: enrolment failed", slog.String("workspace_id", rows[i].WorkspaceID.String()),
+					slog.String("enrollment_id", rows[i].ID.String()), slog.Any("error", err))
+				t := db.Tenant{WorkspaceID: rows[i].WorkspaceID}
+				if err := db.PostponeDueMilestones(ctx, tx, t, rows[i].ID, now, now.Add(e.cfg().CheckInterval)); err != nil {
+					return err
 				}
 			}
 			return nil
