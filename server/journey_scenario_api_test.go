@@ -306,7 +306,9 @@ func TestScenarioBehindMilestoneFiresPlay(t *testing.T) {
 		15*time.Second, 100*time.Millisecond, "setup never fell behind")
 	// It went through AT_RISK on the way (the status job may pass both thresholds in one go).
 	var times struct {
-		JourneyEnrollment struct{ Milestones []struct{ StartedAt, AtRiskAt, BehindAt time.Time } }
+		JourneyEnrollment struct {
+			Milestones []struct{ StartedAt, AtRiskAt, BehindAt time.Time }
+		}
 	}
 	s.do(`query($id: ID!) { journeyEnrollment(id: $id) { milestones { startedAt atRiskAt behindAt } } }`, map[string]any{"id": id}, &times)
 	m := times.JourneyEnrollment.Milestones[0]
