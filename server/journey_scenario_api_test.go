@@ -390,3 +390,95 @@ func TestScenarioRelaunchAndMigration(t *testing.T) {
 	require.Equal(t, 2, s.enrollment(second.ID).Version, "nothing moved")
 	require.Equal(t, 1, s.enrollment(first.ID).Version, "ended attempts stay on their version")
 }
+
+func TestJourneyEnrollmentsAccessAndIsolation(t *testing.T) {
+	t.Parallel()
+	s := newScn(t)
+	journeyID := s.publishJourney("Renewal", "renewal", "RENEWAL", `{"trigger": {"kind": "MANUAL"}, "milestones": [
+	  {"key": "prepare", "name": "Prepare", "target": "30d", "steps": [
+	    {"key": "review", "kind": "TASK", "task": {"title": "Prepare the renewal", "assignee": {"kind": "OWNER"}}}]}]}`)
+	acme := s.account("Acme Corp", map[string]any{"stage": "RENEWAL"})
+	beta := s.account("Beta Corp", map[string]any{"stage": "RENEWAL"})
+	s.account("Gamma Corp", nil)
+	_, viewerToken := s.ws.AddUser(t, db.RoleViewer)
+
+	// A viewer reads but may not enrol.
+	resp := s.env.Do(t, viewerToken, `mutation($j: ID!, $a: [ID!]!) { enrollInJourney(journeyId: $j, accountIds: $a) { id } }`,
+		map[string]any{"j": journeyID, "a": []string{acme}})
+	require.Equal(t, "FORBIDDEN", resp.Code())
+
+	// Enrol every account in RENEWAL by filter.
+	var matched struct{ EnrollMatching int }
+	s.do(`mutation($j: ID!) { enrollMatching(journeyId: $j, filter: {stage: [RENEWAL]}) }`, map[string]any{"j": journeyID}, &matched)
+	require.Equal(t, 2, matched.EnrollMatching)
+	s.do(`mutation($j: ID!) { enrollMatching(journeyId: $j, filter: {stage: [RENEWAL]}) }`, map[string]any{"j": journeyID}, &matched)
+	require.Equal(t, 0, matched.EnrollMatching, "live enrolments are passed over")
+	resp = s.env.Do(t, s.ws.AdminToken, `mutation($j: ID!, $c: JSON) { enrollMatching(journeyId: $j, condition: $c) }`,
+		map[string]any{"j": journeyID, "c": json.RawMessage(`{"field": "account.nope", "op": "exists"}`)})
+	require.Equal(t, "BAD_USER_INPUT", resp.Code())
+
+	// The account shows its enrolments; the viewer reads them.
+	var acc struct {
+		Account struct {
+			JourneyEnrollments []struct {
+				ID      string
+				Status  string
+				Journey struct{ Key string }
+			}
+		}
+	}
+	resp = s.env.Do(t, viewerToken, `query($id: ID!) { account(id: $id) { journeyEnrollments { id status journey { key } } } }`, map[string]any{"id": beta})
+	resp.Decode(t, &acc)
+	require.Len(t, acc.Account.JourneyEnrollments, 1)
+	require.Equal(t, "renewal", acc.Account.JourneyEnrollments[0].Journey.Key)
+	id := acc.Account.JourneyEnrollments[0].ID
+	var node struct{ Node struct{ Status string } }
+	s.do(`query($id: ID!) { node(id: $id) { ... on JourneyEnrollment { status } } }`, map[string]any{"id": id}, &node)
+	require.Equal(t, "ACTIVE", node.Node.Status)
+
+	// Another workspace sees nothing of it and cannot touch it.
+	other := s.env.NewWorkspace(t)
+	resp = s.env.Do(t, other.AdminToken, `query($id: ID!) { journeyEnrollment(id: $id) { id } }`, map[string]any{"id": id})
+	require.Equal(t, "NOT_FOUND", resp.Code())
+	resp = s.env.Do(t, other.AdminToken, `mutation($id: ID!) { cancelEnrollment(id: $id) { id } }`, map[string]any{"id": id})
+	require.Equal(t, "NOT_FOUND", resp.Code())
+	resp = s.env.Do(t, other.AdminToken, `mutation($j: ID!, $a: [ID!]!) { enrollInJourney(journeyId: $j, accountIds: $a) { id } }`,
+		map[string]any{"j": journeyID, "a": []string{acme}})
+	require.Equal(t, "BAD_USER_INPUT", resp.Code())
+	require.Equal(t, "journeyId", resp.Field())
+	var list struct {
+		JourneyEnrollments struct{ Edges []struct{ Node struct{ ID string } } }
+	}
+	resp = s.env.Do(t, other.AdminToken, `{ journeyEnrollments { edges { node { id } } } }`, nil)
+	resp.Decode(t, &list)
+	require.Empty(t, list.JourneyEnrollments.Edges)
+
+	// Cancel with a reason; a second cancel is a conflict.
+	var cancelled struct{ CancelEnrollment struct{ Status, CancelReason string } }
+	s.do(`mutation($id: ID!) { cancelEnrollment(id: $id, reason: "customer churned") { status cancelReason } }`, map[string]any{"id": id}, &cancelled)
+	require.Equal(t, "CANCELLED", cancelled.CancelEnrollment.Status)
+	require.Equal(t, "customer churned", cancelled.CancelEnrollment.CancelReason)
+	resp = s.env.Do(t, s.ws.AdminToken, `mutation($id: ID!) { cancelEnrollment(id: $id) { id } }`, map[string]any{"id": id})
+	require.Equal(t, "CONFLICT", resp.Code())
+
+	// Paging: two enrolments, one per page.
+	var page struct {
+		JourneyEnrollments struct {
+			Edges    []struct{ Node struct{ ID string } }
+			PageInfo struct {
+				HasNextPage bool
+				EndCursor   string
+			}
+		}
+	}
+	s.do(`query($j: ID) { journeyEnrollments(journeyId: $j, first: 1) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
+		map[string]any{"j": journeyID}, &page)
+	require.Len(t, page.JourneyEnrollments.Edges, 1)
+	require.True(t, page.JourneyEnrollments.PageInfo.HasNextPage)
+	firstID := page.JourneyEnrollments.Edges[0].Node.ID
+	s.do(`query($j: ID, $after: String) { journeyEnrollments(journeyId: $j, first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
+		map[string]any{"j": journeyID, "after": page.JourneyEnrollments.PageInfo.EndCursor}, &page)
+	require.Len(t, page.JourneyEnrollments.Edges, 1)
+	require.NotEqual(t, firstID, page.JourneyEnrollments.Edges[0].Node.ID)
+	require.False(t, page.JourneyEnrollments.PageInfo.HasNextPage)
+}
