@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -532,6 +533,7 @@ func TestAutomatedStepsRunOnce(t *testing.T) {
 	  {"key": "hello", "name": "Hello", "target": "1d", "steps": [
 	    {"key": "mail", "kind": "SEND_EMAIL", "email": {"to": "CONTACTS", "subject": "Welcome {{contact.firstName}}", "body": "Hi"}},
 	    {"key": "banner", "kind": "IN_APP_MESSAGE", "message": {"to": "CONTACTS", "title": "Welcome", "body": "Start here"}},
+	    {"key": "later", "kind": "SEND_EMAIL", "email": {"to": "CONTACTS", "subject": "Later", "body": "Hi"}},
 	    {"key": "task", "kind": "TASK", "task": {"title": "Call", "assignee": {"kind": "OWNER"}}}]}]}`)
 	enrs, err := b.eng.Enroll(b.ctx, b.tenant, j.ID, []uuid.UUID{b.account}, uuid.Nil)
 	require.NoError(t, err)
@@ -543,6 +545,7 @@ func TestAutomatedStepsRunOnce(t *testing.T) {
 	}
 	_, _, steps := b.progress(t, id)
 	require.Equal(t, db.JourneyStepDone, steps["mail"].Status)
+	require.Equal(t, db.JourneyStepPending, steps["later"].Status)
 	require.NotNil(t, steps["mail"].OutboxID)
 	require.Equal(t, db.JourneyStepDone, steps["banner"].Status)
 	require.NotNil(t, steps["banner"].InAppMessageID)
@@ -553,6 +556,23 @@ func TestAutomatedStepsRunOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, outbox, "one email for the one contact, once")
 	require.EqualValues(t, 1, inApp)
+
+	// A paused journey holds its automated steps; resumed, they run.
+	setStatus := func(status string) {
+		_, err := b.tenant.Update(b.db.Bun, (*db.Journey)(nil)).Set("status = ?", status).Where("j.id = ?", j.ID).Exec(b.ctx)
+		require.NoError(t, err)
+	}
+	later := StepArgs{WorkspaceID: b.tenant.WorkspaceID, EnrollmentID: id, StepKey: "later"}
+	setStatus(db.JourneyPaused)
+	err = b.eng.WorkStep(b.ctx, later, 1, 5)
+	var snoozed *river.JobSnoozeError
+	require.ErrorAs(t, err, &snoozed)
+	_, _, steps = b.progress(t, id)
+	require.Equal(t, db.JourneyStepPending, steps["later"].Status)
+	setStatus(db.JourneyActive)
+	require.NoError(t, b.eng.WorkStep(b.ctx, later, 2, 5))
+	_, _, steps = b.progress(t, id)
+	require.Equal(t, db.JourneyStepDone, steps["later"].Status)
 }
 
 func TestEnrollFromPlayAndFieldTrigger(t *testing.T) {

@@ -47,10 +47,12 @@ var errStop = errors.New("stop")
 // WorkStep performs an automated step once, in one transaction with the enrolment locked: the
 // effect (outbox email, in-app messages, play runs) commits with the step row marked DONE, so
 // a retried or repeated job finds DONE and does nothing; effects also carry the step's
-// idempotency key. A step of an enrolment that ended, or of a skipped milestone, is SKIPPED.
+// idempotency key. A step of an enrolment that ended, of a skipped milestone or of an archived
+// journey is SKIPPED; a step of a PAUSED journey waits (river.JobSnooze) until it is resumed.
 // On the last failing attempt the step is FAILED with the error.
 func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttempts int) error {
 	t := db.Tenant{WorkspaceID: args.WorkspaceID}
+	var snooze time.Duration
 	err := db.InTx(ctx, e.DB, func(ctx context.Context, tx bun.Tx) error {
 		r, err := e.lockRun(ctx, tx, t, args.EnrollmentID)
 		if errors.Is(err, db.ErrNotFound) {
@@ -64,7 +66,12 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 			return errStop
 		}
 		now := e.now()
-		if st := r.ms[row.MilestoneKey]; !r.enr.Live() || st == nil || st.Status == db.MilestoneSkipped {
+		if r.pub.Journey.Status == db.JourneyPaused {
+			snooze = e.cfg().PauseRecheck
+			return errStop
+		}
+		if st := r.ms[row.MilestoneKey]; !r.enr.Live() || st == nil || st.Status == db.MilestoneSkipped ||
+			r.pub.Journey.Status == db.JourneyArchived {
 			row.Status, row.DoneAt = db.JourneyStepSkipped, &now
 			return db.UpdateStepState(ctx, tx, t, row)
 		}
@@ -113,7 +120,10 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 		return e.save(ctx, tx, t, r, now)
 	})
 	if errors.Is(err, errStop) {
-		return nil
+		err = nil
+	}
+	if snooze > 0 {
+		return river.JobSnooze(snooze)
 	}
 	if err != nil && attempt >= maxAttempts {
 		if ferr := e.failStep(ctx, t, args, err); ferr != nil {
