@@ -31,8 +31,9 @@ const (
 	DefaultPauseRecheck = time.Minute
 	// DefaultStatusBatch bounds the enrolments one status transaction moves.
 	DefaultStatusBatch = 200
-	// MaxEnrollMatching bounds the accounts one EnrollMatching enrols.
-	MaxEnrollMatching = 10_000
+	// MaxEnrollMatching bounds the accounts one EnrollMatching enrols: it is one transaction,
+	// at a few milliseconds per enrolment (tasks included), inside one API call.
+	MaxEnrollMatching = 1000
 	// MaxEnrollAccounts bounds the accounts one Enroll call names.
 	MaxEnrollAccounts = 1000
 )
