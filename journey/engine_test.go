@@ -606,6 +606,19 @@ func TestEnrollFromPlayAndFieldTrigger(t *testing.T) {
 		return err
 	})
 	require.ErrorIs(t, err, db.ErrNotFound)
+
+	// Archiving the account cancels its live enrolment and its open tasks.
+	_, err = b.eng.Accounts.Archive(b.ctx, b.tenant, other)
+	require.NoError(t, err)
+	list, _, err = b.eng.List(b.ctx, b.tenant, db.EnrollmentFilter{AccountID: &other}, 10, nil)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, db.EnrollmentCancelled, list[0].Status)
+	require.Equal(t, "account archived", *list[0].CancelReason)
+	_, _, steps := b.progress(t, list[0].ID)
+	tk, err := db.GetTask(b.ctx, b.db.Bun, b.tenant, *steps["t"].TaskID)
+	require.NoError(t, err)
+	require.Equal(t, db.TaskCancelled, tk.Status)
 }
 
 func TestStatusJobPostponesAFailingEnrollment(t *testing.T) {
