@@ -8,10 +8,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/server/servertest"
 )
 
 // Journey scenario tests: the seed's journeys end to end through the API with River running
-// (the harness runs the journey status job every second), their durations cut to seconds.
+// (the harness runs the journey status job every second), their durations cut to seconds. Each
+// runs on a database of its own: their checkpoints are re-checked every second, work that
+// would otherwise land on other tests' servers (and in their statement counts).
+
+// newJourneyScn is newScn on an isolated database.
+func newJourneyScn(t *testing.T) *scn {
+	t.Helper()
+	env := servertest.New(t, servertest.WithIsolatedDB())
+	ws := env.NewWorkspace(t)
+	owner, _ := ws.AddUser(t, db.RoleCSM)
+	return &scn{t: t, env: env, ws: ws, ownerID: nodeID("User", owner)}
+}
 
 type jStep struct {
 	Key    string
@@ -158,7 +170,7 @@ const scnOnboarding = `{
 
 func TestScenarioClosedDealOnboardingThenAdoption(t *testing.T) {
 	t.Parallel()
-	s := newScn(t)
+	s := newJourneyScn(t)
 	onboarding := s.publishJourney("Onboarding", "onboarding", "ONBOARDING", scnOnboarding)
 	adoption := s.publishJourney("Adoption", "adoption", "ADOPTION", `{"trigger": {"kind": "MANUAL"}, "milestones": [
 	  {"key": "first-value", "name": "First value", "target": "1h", "steps": [
@@ -229,7 +241,7 @@ func TestScenarioClosedDealOnboardingThenAdoption(t *testing.T) {
 
 func TestScenarioCopiedJourneyRunsIndependently(t *testing.T) {
 	t.Parallel()
-	s := newScn(t)
+	s := newJourneyScn(t)
 	original := s.publishJourney("Onboarding", "onboarding", "ONBOARDING", scnOnboarding)
 	// An add-on onboarding: a copy with an extra milestone, enrolled by hand.
 	var copied struct{ CopyJourney struct{ ID string } }
@@ -281,7 +293,7 @@ func TestScenarioCopiedJourneyRunsIndependently(t *testing.T) {
 
 func TestScenarioBehindMilestoneFiresPlay(t *testing.T) {
 	t.Parallel()
-	s := newScn(t)
+	s := newJourneyScn(t)
 	s.publishJourney("Onboarding", "onboarding", "ONBOARDING", `{"trigger": {"kind": "MANUAL"}, "milestones": [
 	  {"key": "setup", "name": "Technical setup", "target": "3s", "steps": [
 	    {"key": "integration", "kind": "CHECKPOINT", "condition": {"event": "integration_connected", "op": "exists"}}]}]}`)
@@ -331,7 +343,7 @@ func TestScenarioBehindMilestoneFiresPlay(t *testing.T) {
 
 func TestScenarioRelaunchAndMigration(t *testing.T) {
 	t.Parallel()
-	s := newScn(t)
+	s := newJourneyScn(t)
 	journeyID := s.publishJourney("Relaunch", "relaunch", "ONBOARDING", `{"trigger": {"kind": "MANUAL"}, "milestones": [
 	  {"key": "reset", "name": "Reset goals", "target": "1h", "steps": [
 	    {"key": "goals", "kind": "TASK", "task": {"title": "Agree new goals", "assignee": {"kind": "OWNER"}}}]},
@@ -393,7 +405,7 @@ func TestScenarioRelaunchAndMigration(t *testing.T) {
 
 func TestJourneyEnrollmentsAccessAndIsolation(t *testing.T) {
 	t.Parallel()
-	s := newScn(t)
+	s := newJourneyScn(t)
 	journeyID := s.publishJourney("Renewal", "renewal", "RENEWAL", `{"trigger": {"kind": "MANUAL"}, "milestones": [
 	  {"key": "prepare", "name": "Prepare", "target": "30d", "steps": [
 	    {"key": "review", "kind": "TASK", "task": {"title": "Prepare the renewal", "assignee": {"kind": "OWNER"}}}]}]}`)
@@ -447,14 +459,18 @@ func TestJourneyEnrollmentsAccessAndIsolation(t *testing.T) {
 	require.Equal(t, "BAD_USER_INPUT", resp.Code())
 	require.Equal(t, "journeyId", resp.Field())
 	var list struct {
-		JourneyEnrollments struct{ Edges []struct{ Node struct{ ID string } } }
+		JourneyEnrollments struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	resp = s.env.Do(t, other.AdminToken, `{ journeyEnrollments { edges { node { id } } } }`, nil)
 	resp.Decode(t, &list)
 	require.Empty(t, list.JourneyEnrollments.Edges)
 
 	// Cancel with a reason; a second cancel is a conflict.
-	var cancelled struct{ CancelEnrollment struct{ Status, CancelReason string } }
+	var cancelled struct {
+		CancelEnrollment struct{ Status, CancelReason string }
+	}
 	s.do(`mutation($id: ID!) { cancelEnrollment(id: $id, reason: "customer churned") { status cancelReason } }`, map[string]any{"id": id}, &cancelled)
 	require.Equal(t, "CANCELLED", cancelled.CancelEnrollment.Status)
 	require.Equal(t, "customer churned", cancelled.CancelEnrollment.CancelReason)
