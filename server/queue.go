@@ -73,7 +73,7 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 		Tasks:       resolver.TaskService,
 		Accounts:    resolver.AccountService,
 		Inserter:    inserter,
-		Config:      journey.EngineConfig{StatusInterval: sweep, CheckInterval: sweep},
+		Config:      journey.EngineConfig{StatusInterval: sweep},
 		Log:         logger,
 		Observe:     engine.OnJourneyEvent,
 	}
