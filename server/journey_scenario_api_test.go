@@ -13,8 +13,8 @@ import (
 
 // Journey scenario tests: the seed's journeys end to end through the API with River running
 // (the harness runs the journey status job every second), their durations cut to seconds. Each
-// runs on a database of its own: their checkpoints are re-checked every second, work that
-// would otherwise land on other tests' servers (and in their statement counts).
+// runs on a database of its own, so its status changes and play steps are worked by its own
+// server, not by other tests' servers.
 
 // newJourneyScn is newScn on an isolated database.
 func newJourneyScn(t *testing.T) *scn {
