@@ -314,3 +314,17 @@ func SetTaskDue(ctx context.Context, idb bun.IDB, t Tenant, id uuid.UUID, due ti
 	}
 	return nil
 }
+
+// PostponeDueMilestones moves an enrolment's due status and check times (those at or before
+// now) to until: the status job's way past an enrolment that failed, so one bad enrolment does
+// not hold every batch back.
+func PostponeDueMilestones(ctx context.Context, idb bun.IDB, t Tenant, enrollmentID uuid.UUID, now, until time.Time) error {
+	_, err := t.Update(idb, (*JourneyMilestoneState)(nil)).
+		Set("next_status_at = CASE WHEN next_status_at <= ? THEN ?::timestamptz ELSE next_status_at END", now, until).
+		Set("next_check_at = CASE WHEN next_check_at <= ? THEN ?::timestamptz ELSE next_check_at END", now, until).
+		Where("jms.enrollment_id = ?", enrollmentID).Exec(ctx)
+	if err != nil {
+		return mapErr("postpone milestones", err)
+	}
+	return nil
+}

@@ -37,6 +37,7 @@ type ResolverRoot interface {
 	ContactConnection() ContactConnectionResolver
 	InAppMessage() InAppMessageResolver
 	Journey() JourneyResolver
+	JourneyEnrollment() JourneyEnrollmentResolver
 	JourneyProgressEvent() JourneyProgressEventResolver
 	JourneyStep() JourneyStepResolver
 	JourneyTaskAssignee() JourneyTaskAssigneeResolver
@@ -50,6 +51,7 @@ type ResolverRoot interface {
 	PlayVersion() PlayVersionResolver
 	Query() QueryResolver
 	RecordedEvent() RecordedEventResolver
+	StepProgress() StepProgressResolver
 	Subscription() SubscriptionResolver
 	Task() TaskResolver
 	TaskConnection() TaskConnectionResolver
@@ -66,25 +68,26 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Account struct {
-		ArchivedAt       func(childComplexity int) int
-		Arr              func(childComplexity int) int
-		Contacts         func(childComplexity int, first *int, after *string) int
-		CreatedAt        func(childComplexity int) int
-		CustomAttributes func(childComplexity int) int
-		Domain           func(childComplexity int) int
-		ExternalID       func(childComplexity int) int
-		HealthScore      func(childComplexity int) int
-		ID               func(childComplexity int) int
-		LastActivityAt   func(childComplexity int) int
-		LastLoginAt      func(childComplexity int) int
-		Name             func(childComplexity int) int
-		Owner            func(childComplexity int) int
-		RenewalDate      func(childComplexity int) int
-		Stage            func(childComplexity int) int
-		Tags             func(childComplexity int) int
-		Team             func(childComplexity int) int
-		Timeline         func(childComplexity int, first *int, after *string, kinds []model.TimelineKind) int
-		UpdatedAt        func(childComplexity int) int
+		ArchivedAt         func(childComplexity int) int
+		Arr                func(childComplexity int) int
+		Contacts           func(childComplexity int, first *int, after *string) int
+		CreatedAt          func(childComplexity int) int
+		CustomAttributes   func(childComplexity int) int
+		Domain             func(childComplexity int) int
+		ExternalID         func(childComplexity int) int
+		HealthScore        func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		JourneyEnrollments func(childComplexity int, status []model.JourneyEnrollmentStatus, first *int) int
+		LastActivityAt     func(childComplexity int) int
+		LastLoginAt        func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Owner              func(childComplexity int) int
+		RenewalDate        func(childComplexity int) int
+		Stage              func(childComplexity int) int
+		Tags               func(childComplexity int) int
+		Team               func(childComplexity int) int
+		Timeline           func(childComplexity int, first *int, after *string, kinds []model.TimelineKind) int
+		UpdatedAt          func(childComplexity int) int
 	}
 
 	AccountActivityEvent struct {
@@ -247,6 +250,36 @@ type ComplexityRoot struct {
 		Trigger     func(childComplexity int) int
 	}
 
+	JourneyEnrollment struct {
+		Account        func(childComplexity int) int
+		Attempt        func(childComplexity int) int
+		CancelReason   func(childComplexity int) int
+		CancelledAt    func(childComplexity int) int
+		CompletedAt    func(childComplexity int) int
+		EnrolledAt     func(childComplexity int) int
+		EnrolledBy     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Journey        func(childComplexity int) int
+		LastProgressAt func(childComplexity int) int
+		Milestones     func(childComplexity int) int
+		RestartOf      func(childComplexity int) int
+		Source         func(childComplexity int) int
+		SourceRef      func(childComplexity int) int
+		StallAt        func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Version        func(childComplexity int) int
+	}
+
+	JourneyEnrollmentConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	JourneyEnrollmentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	JourneyMilestoneFigures struct {
 		BehindShare          func(childComplexity int) int
 		Completed            func(childComplexity int) int
@@ -351,6 +384,20 @@ type ComplexityRoot struct {
 		TargetDuration func(childComplexity int) int
 	}
 
+	MilestoneProgress struct {
+		AtRiskAt    func(childComplexity int) int
+		BehindAt    func(childComplexity int) int
+		CompletedAt func(childComplexity int) int
+		DueAt       func(childComplexity int) int
+		Key         func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Position    func(childComplexity int) int
+		SkippedAt   func(childComplexity int) int
+		StartedAt   func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Steps       func(childComplexity int) int
+	}
+
 	Money struct {
 		AmountMinor func(childComplexity int) int
 		Currency    func(childComplexity int) int
@@ -364,6 +411,7 @@ type ComplexityRoot struct {
 		ArchiveContact            func(childComplexity int, id string) int
 		ArchiveJourney            func(childComplexity int, id string) int
 		ArchivePlay               func(childComplexity int, id string) int
+		CancelEnrollment          func(childComplexity int, id string, reason *string) int
 		CancelPlayRun             func(childComplexity int, id string) int
 		CancelTask                func(childComplexity int, id string) int
 		CompleteTask              func(childComplexity int, id string) int
@@ -379,11 +427,14 @@ type ComplexityRoot struct {
 		DisableUser               func(childComplexity int, userID string) int
 		DiscardJourneyDraft       func(childComplexity int, id string) int
 		DiscardPlayDraft          func(childComplexity int, id string) int
+		EnrollInJourney           func(childComplexity int, journeyID string, accountIds []string) int
+		EnrollMatching            func(childComplexity int, journeyID string, filter *model.AccountFilter, condition model.JSON) int
 		InviteUser                func(childComplexity int, input model.InviteUserInput) int
 		LaunchPlay                func(childComplexity int, playID string, subjectIds []string) int
 		Login                     func(childComplexity int, email string, password string) int
 		Logout                    func(childComplexity int, refreshToken string) int
 		MarkInAppMessage          func(childComplexity int, id string, status model.InAppMessageStatus) int
+		MigrateJourneyEnrollments func(childComplexity int, journeyID string, fromVersion int, toVersion int) int
 		MoveJourneyStep           func(childComplexity int, journeyID string, key string, toMilestoneKey string, position int) int
 		MoveMilestone             func(childComplexity int, journeyID string, key string, position int) int
 		PauseJourney              func(childComplexity int, id string) int
@@ -393,7 +444,9 @@ type ComplexityRoot struct {
 		ReassignTask              func(childComplexity int, id string, assignee model.AssigneeInput) int
 		RecordEvents              func(childComplexity int, events []*model.EventInput) int
 		RefreshSession            func(childComplexity int, refreshToken string) int
+		ReopenMilestone           func(childComplexity int, enrollmentID string, milestone string) int
 		ReopenTask                func(childComplexity int, id string) int
+		RestartEnrollment         func(childComplexity int, id string) int
 		ResumeJourney             func(childComplexity int, id string) int
 		ResumePlay                func(childComplexity int, id string) int
 		RetryPlayRun              func(childComplexity int, id string) int
@@ -401,6 +454,7 @@ type ComplexityRoot struct {
 		SetAccountOwner           func(childComplexity int, accountID string, userID *string) int
 		SetAccountTeam            func(childComplexity int, accountID string, members []*model.TeamMemberInput) int
 		SetUserRole               func(childComplexity int, userID string, role model.Role) int
+		SkipMilestone             func(childComplexity int, enrollmentID string, milestone string) int
 		SnoozeTask                func(childComplexity int, id string, until time.Time) int
 		UpdateAccount             func(childComplexity int, id string, input model.AccountInput) int
 		UpdateContact             func(childComplexity int, id string, input model.UpdateContactInput) int
@@ -525,6 +579,8 @@ type ComplexityRoot struct {
 		InAppMessages          func(childComplexity int, contactID string, status []model.InAppMessageStatus) int
 		Journey                func(childComplexity int, id string) int
 		JourneyAnalytics       func(childComplexity int, journeyID string, version *int, from time.Time, to time.Time) int
+		JourneyEnrollment      func(childComplexity int, id string) int
+		JourneyEnrollments     func(childComplexity int, journeyID *string, accountID *string, status []model.JourneyEnrollmentStatus, first *int, after *string) int
 		Journeys               func(childComplexity int, status *model.JourneyStatus, stage *string) int
 		Mailbox                func(childComplexity int, to *string, first *int) int
 		Me                     func(childComplexity int) int
@@ -551,6 +607,16 @@ type ComplexityRoot struct {
 		ID         func(childComplexity int) int
 		Name       func(childComplexity int) int
 		OccurredAt func(childComplexity int) int
+	}
+
+	StepProgress struct {
+		DoneAt   func(childComplexity int) int
+		Error    func(childComplexity int) int
+		Key      func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Required func(childComplexity int) int
+		Status   func(childComplexity int) int
+		Task     func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -665,6 +731,7 @@ type AccountResolver interface {
 
 	Contacts(ctx context.Context, obj *model.Account, first *int, after *string) (*model.ContactConnection, error)
 	Timeline(ctx context.Context, obj *model.Account, first *int, after *string, kinds []model.TimelineKind) (*model.TimelineConnection, error)
+	JourneyEnrollments(ctx context.Context, obj *model.Account, status []model.JourneyEnrollmentStatus, first *int) ([]*model.JourneyEnrollment, error)
 }
 type AccountActivityEventResolver interface {
 	Account(ctx context.Context, obj *model.AccountActivityEvent) (*model.Account, error)
@@ -695,6 +762,15 @@ type JourneyResolver interface {
 	CopiedFrom(ctx context.Context, obj *model.Journey) (*model.Journey, error)
 
 	CreatedBy(ctx context.Context, obj *model.Journey) (*model.User, error)
+}
+type JourneyEnrollmentResolver interface {
+	Journey(ctx context.Context, obj *model.JourneyEnrollment) (*model.Journey, error)
+
+	Account(ctx context.Context, obj *model.JourneyEnrollment) (*model.Account, error)
+
+	RestartOf(ctx context.Context, obj *model.JourneyEnrollment) (*model.JourneyEnrollment, error)
+
+	EnrolledBy(ctx context.Context, obj *model.JourneyEnrollment) (*model.User, error)
 }
 type JourneyProgressEventResolver interface {
 	Account(ctx context.Context, obj *model.JourneyProgressEvent) (*model.Account, error)
@@ -762,6 +838,13 @@ type MutationResolver interface {
 	ArchiveJourney(ctx context.Context, id string) (*model.Journey, error)
 	DiscardJourneyDraft(ctx context.Context, id string) (*model.Journey, error)
 	CopyJourney(ctx context.Context, id string, name string, key *string) (*model.Journey, error)
+	EnrollInJourney(ctx context.Context, journeyID string, accountIds []string) ([]*model.JourneyEnrollment, error)
+	EnrollMatching(ctx context.Context, journeyID string, filter *model.AccountFilter, condition model.JSON) (int, error)
+	SkipMilestone(ctx context.Context, enrollmentID string, milestone string) (*model.JourneyEnrollment, error)
+	ReopenMilestone(ctx context.Context, enrollmentID string, milestone string) (*model.JourneyEnrollment, error)
+	CancelEnrollment(ctx context.Context, id string, reason *string) (*model.JourneyEnrollment, error)
+	RestartEnrollment(ctx context.Context, id string) (*model.JourneyEnrollment, error)
+	MigrateJourneyEnrollments(ctx context.Context, journeyID string, fromVersion int, toVersion int) (int, error)
 }
 type OverdueCountResolver interface {
 	User(ctx context.Context, obj *model.OverdueCount) (*model.User, error)
@@ -810,11 +893,16 @@ type QueryResolver interface {
 	PreviewPlay(ctx context.Context, playID *string, definition model.JSON, scope *model.PlayScope, first *int) (*model.PlayPreview, error)
 	Journeys(ctx context.Context, status *model.JourneyStatus, stage *string) ([]*model.Journey, error)
 	Journey(ctx context.Context, id string) (*model.Journey, error)
+	JourneyEnrollments(ctx context.Context, journeyID *string, accountID *string, status []model.JourneyEnrollmentStatus, first *int, after *string) (*model.JourneyEnrollmentConnection, error)
+	JourneyEnrollment(ctx context.Context, id string) (*model.JourneyEnrollment, error)
 	JourneyAnalytics(ctx context.Context, journeyID string, version *int, from time.Time, to time.Time) (*model.JourneyAnalytics, error)
 	AccountJourneyTimeline(ctx context.Context, accountID string, journeyID string) (*model.AccountJourneyTimeline, error)
 }
 type RecordedEventResolver interface {
 	Contact(ctx context.Context, obj *model.RecordedEvent) (*model.Contact, error)
+}
+type StepProgressResolver interface {
+	Task(ctx context.Context, obj *model.StepProgress) (*model.Task, error)
 }
 type SubscriptionResolver interface {
 	TaskFeed(ctx context.Context, assignee model.TaskFeedAssignee, after *string) (<-chan *model.TaskFeedEvent, error)
@@ -932,6 +1020,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Account.ID(childComplexity), true
+	case "Account.journeyEnrollments":
+		if e.ComplexityRoot.Account.JourneyEnrollments == nil {
+			break
+		}
+
+		args, err := ec.field_Account_journeyEnrollments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Account.JourneyEnrollments(childComplexity, args["status"].([]model.JourneyEnrollmentStatus), args["first"].(*int)), true
 	case "Account.lastActivityAt":
 		if e.ComplexityRoot.Account.LastActivityAt == nil {
 			break
@@ -1669,6 +1768,135 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JourneyDefinition.Trigger(childComplexity), true
 
+	case "JourneyEnrollment.account":
+		if e.ComplexityRoot.JourneyEnrollment.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.Account(childComplexity), true
+	case "JourneyEnrollment.attempt":
+		if e.ComplexityRoot.JourneyEnrollment.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.Attempt(childComplexity), true
+	case "JourneyEnrollment.cancelReason":
+		if e.ComplexityRoot.JourneyEnrollment.CancelReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.CancelReason(childComplexity), true
+	case "JourneyEnrollment.cancelledAt":
+		if e.ComplexityRoot.JourneyEnrollment.CancelledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.CancelledAt(childComplexity), true
+	case "JourneyEnrollment.completedAt":
+		if e.ComplexityRoot.JourneyEnrollment.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.CompletedAt(childComplexity), true
+	case "JourneyEnrollment.enrolledAt":
+		if e.ComplexityRoot.JourneyEnrollment.EnrolledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.EnrolledAt(childComplexity), true
+	case "JourneyEnrollment.enrolledBy":
+		if e.ComplexityRoot.JourneyEnrollment.EnrolledBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.EnrolledBy(childComplexity), true
+	case "JourneyEnrollment.id":
+		if e.ComplexityRoot.JourneyEnrollment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.ID(childComplexity), true
+	case "JourneyEnrollment.journey":
+		if e.ComplexityRoot.JourneyEnrollment.Journey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.Journey(childComplexity), true
+	case "JourneyEnrollment.lastProgressAt":
+		if e.ComplexityRoot.JourneyEnrollment.LastProgressAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.LastProgressAt(childComplexity), true
+	case "JourneyEnrollment.milestones":
+		if e.ComplexityRoot.JourneyEnrollment.Milestones == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.Milestones(childComplexity), true
+	case "JourneyEnrollment.restartOf":
+		if e.ComplexityRoot.JourneyEnrollment.RestartOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.RestartOf(childComplexity), true
+	case "JourneyEnrollment.source":
+		if e.ComplexityRoot.JourneyEnrollment.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.Source(childComplexity), true
+	case "JourneyEnrollment.sourceRef":
+		if e.ComplexityRoot.JourneyEnrollment.SourceRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.SourceRef(childComplexity), true
+	case "JourneyEnrollment.stallAt":
+		if e.ComplexityRoot.JourneyEnrollment.StallAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.StallAt(childComplexity), true
+	case "JourneyEnrollment.status":
+		if e.ComplexityRoot.JourneyEnrollment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.Status(childComplexity), true
+	case "JourneyEnrollment.version":
+		if e.ComplexityRoot.JourneyEnrollment.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollment.Version(childComplexity), true
+
+	case "JourneyEnrollmentConnection.edges":
+		if e.ComplexityRoot.JourneyEnrollmentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollmentConnection.Edges(childComplexity), true
+	case "JourneyEnrollmentConnection.pageInfo":
+		if e.ComplexityRoot.JourneyEnrollmentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollmentConnection.PageInfo(childComplexity), true
+
+	case "JourneyEnrollmentEdge.cursor":
+		if e.ComplexityRoot.JourneyEnrollmentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollmentEdge.Cursor(childComplexity), true
+	case "JourneyEnrollmentEdge.node":
+		if e.ComplexityRoot.JourneyEnrollmentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JourneyEnrollmentEdge.Node(childComplexity), true
+
 	case "JourneyMilestoneFigures.behindShare":
 		if e.ComplexityRoot.JourneyMilestoneFigures.BehindShare == nil {
 			break
@@ -2123,6 +2351,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Milestone.TargetDuration(childComplexity), true
 
+	case "MilestoneProgress.atRiskAt":
+		if e.ComplexityRoot.MilestoneProgress.AtRiskAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.AtRiskAt(childComplexity), true
+	case "MilestoneProgress.behindAt":
+		if e.ComplexityRoot.MilestoneProgress.BehindAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.BehindAt(childComplexity), true
+	case "MilestoneProgress.completedAt":
+		if e.ComplexityRoot.MilestoneProgress.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.CompletedAt(childComplexity), true
+	case "MilestoneProgress.dueAt":
+		if e.ComplexityRoot.MilestoneProgress.DueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.DueAt(childComplexity), true
+	case "MilestoneProgress.key":
+		if e.ComplexityRoot.MilestoneProgress.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.Key(childComplexity), true
+	case "MilestoneProgress.name":
+		if e.ComplexityRoot.MilestoneProgress.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.Name(childComplexity), true
+	case "MilestoneProgress.position":
+		if e.ComplexityRoot.MilestoneProgress.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.Position(childComplexity), true
+	case "MilestoneProgress.skippedAt":
+		if e.ComplexityRoot.MilestoneProgress.SkippedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.SkippedAt(childComplexity), true
+	case "MilestoneProgress.startedAt":
+		if e.ComplexityRoot.MilestoneProgress.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.StartedAt(childComplexity), true
+	case "MilestoneProgress.status":
+		if e.ComplexityRoot.MilestoneProgress.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.Status(childComplexity), true
+	case "MilestoneProgress.steps":
+		if e.ComplexityRoot.MilestoneProgress.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MilestoneProgress.Steps(childComplexity), true
+
 	case "Money.amountMinor":
 		if e.ComplexityRoot.Money.AmountMinor == nil {
 			break
@@ -2213,6 +2508,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ArchivePlay(childComplexity, args["id"].(string)), true
+	case "Mutation.cancelEnrollment":
+		if e.ComplexityRoot.Mutation.CancelEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelEnrollment(childComplexity, args["id"].(string), args["reason"].(*string)), true
 	case "Mutation.cancelPlayRun":
 		if e.ComplexityRoot.Mutation.CancelPlayRun == nil {
 			break
@@ -2378,6 +2684,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DiscardPlayDraft(childComplexity, args["id"].(string)), true
+	case "Mutation.enrollInJourney":
+		if e.ComplexityRoot.Mutation.EnrollInJourney == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enrollInJourney_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnrollInJourney(childComplexity, args["journeyId"].(string), args["accountIds"].([]string)), true
+	case "Mutation.enrollMatching":
+		if e.ComplexityRoot.Mutation.EnrollMatching == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enrollMatching_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnrollMatching(childComplexity, args["journeyId"].(string), args["filter"].(*model.AccountFilter), args["condition"].(model.JSON)), true
 	case "Mutation.inviteUser":
 		if e.ComplexityRoot.Mutation.InviteUser == nil {
 			break
@@ -2433,6 +2761,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MarkInAppMessage(childComplexity, args["id"].(string), args["status"].(model.InAppMessageStatus)), true
+	case "Mutation.migrateJourneyEnrollments":
+		if e.ComplexityRoot.Mutation.MigrateJourneyEnrollments == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_migrateJourneyEnrollments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MigrateJourneyEnrollments(childComplexity, args["journeyId"].(string), args["fromVersion"].(int), args["toVersion"].(int)), true
 	case "Mutation.moveJourneyStep":
 		if e.ComplexityRoot.Mutation.MoveJourneyStep == nil {
 			break
@@ -2532,6 +2871,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefreshSession(childComplexity, args["refreshToken"].(string)), true
+	case "Mutation.reopenMilestone":
+		if e.ComplexityRoot.Mutation.ReopenMilestone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reopenMilestone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReopenMilestone(childComplexity, args["enrollmentId"].(string), args["milestone"].(string)), true
 	case "Mutation.reopenTask":
 		if e.ComplexityRoot.Mutation.ReopenTask == nil {
 			break
@@ -2543,6 +2893,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReopenTask(childComplexity, args["id"].(string)), true
+	case "Mutation.restartEnrollment":
+		if e.ComplexityRoot.Mutation.RestartEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restartEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestartEnrollment(childComplexity, args["id"].(string)), true
 	case "Mutation.resumeJourney":
 		if e.ComplexityRoot.Mutation.ResumeJourney == nil {
 			break
@@ -2620,6 +2981,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserRole(childComplexity, args["userId"].(string), args["role"].(model.Role)), true
+	case "Mutation.skipMilestone":
+		if e.ComplexityRoot.Mutation.SkipMilestone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_skipMilestone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SkipMilestone(childComplexity, args["enrollmentId"].(string), args["milestone"].(string)), true
 	case "Mutation.snoozeTask":
 		if e.ComplexityRoot.Mutation.SnoozeTask == nil {
 			break
@@ -3229,6 +3601,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.JourneyAnalytics(childComplexity, args["journeyId"].(string), args["version"].(*int), args["from"].(time.Time), args["to"].(time.Time)), true
+	case "Query.journeyEnrollment":
+		if e.ComplexityRoot.Query.JourneyEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_journeyEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.JourneyEnrollment(childComplexity, args["id"].(string)), true
+	case "Query.journeyEnrollments":
+		if e.ComplexityRoot.Query.JourneyEnrollments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_journeyEnrollments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.JourneyEnrollments(childComplexity, args["journeyId"].(*string), args["accountId"].(*string), args["status"].([]model.JourneyEnrollmentStatus), args["first"].(*int), args["after"].(*string)), true
 	case "Query.journeys":
 		if e.ComplexityRoot.Query.Journeys == nil {
 			break
@@ -3406,6 +3800,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecordedEvent.OccurredAt(childComplexity), true
+
+	case "StepProgress.doneAt":
+		if e.ComplexityRoot.StepProgress.DoneAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgress.DoneAt(childComplexity), true
+	case "StepProgress.error":
+		if e.ComplexityRoot.StepProgress.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgress.Error(childComplexity), true
+	case "StepProgress.key":
+		if e.ComplexityRoot.StepProgress.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgress.Key(childComplexity), true
+	case "StepProgress.kind":
+		if e.ComplexityRoot.StepProgress.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgress.Kind(childComplexity), true
+	case "StepProgress.required":
+		if e.ComplexityRoot.StepProgress.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgress.Required(childComplexity), true
+	case "StepProgress.status":
+		if e.ComplexityRoot.StepProgress.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgress.Status(childComplexity), true
+	case "StepProgress.task":
+		if e.ComplexityRoot.StepProgress.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepProgress.Task(childComplexity), true
 
 	case "Subscription.accountActivity":
 		if e.ComplexityRoot.Subscription.AccountActivity == nil {
@@ -4884,6 +5321,149 @@ extend type Mutation {
 
 # ---- Journeys: enrolments and progress ----
 
+enum JourneyEnrollmentStatus {
+  ACTIVE
+  COMPLETED
+  CANCELLED
+  "No progress for the journey's stallAfter; any progress makes it ACTIVE again."
+  STALLED
+}
+
+"How an enrolment began."
+enum JourneyEnrollmentSource {
+  "enrollInJourney, enrollMatching or restartEnrollment."
+  MANUAL
+  "The journey's EVENT or FIELD_CHANGE trigger."
+  TRIGGER
+  "A play's ENROLL_IN_JOURNEY step."
+  PLAY
+}
+
+enum MilestoneStatus {
+  NOT_STARTED
+  ON_TRACK
+  "Most of its target time (the journey's atRiskShare) is used."
+  AT_RISK
+  "Past its target."
+  BEHIND
+  DONE
+  SKIPPED
+}
+
+enum JourneyStepStatus {
+  PENDING
+  DONE
+  "Skipped with its milestone, or its task was cancelled."
+  SKIPPED
+  "An automated step that failed every attempt, or a task that could not be created."
+  FAILED
+}
+
+"""
+One account's pass through one journey version. A restart (relaunch) ends the attempt and starts
+a new enrolment with attempt + 1 pointing at it (restartOf), so earlier attempts keep their
+history.
+"""
+type JourneyEnrollment implements Node {
+  id: ID!
+  journey: Journey!
+  "The journey version it runs on (migrateJourneyEnrollments moves it)."
+  version: Int!
+  account: Account!
+  status: JourneyEnrollmentStatus!
+  attempt: Int!
+  restartOf: JourneyEnrollment
+  source: JourneyEnrollmentSource!
+  "What enrolled it: event:<id>, field:<name>, the play run and step, restart:<id>."
+  sourceRef: String
+  enrolledBy: User
+  enrolledAt: Time!
+  lastProgressAt: Time!
+  "When an ACTIVE enrolment without progress becomes STALLED."
+  stallAt: Time
+  completedAt: Time
+  cancelledAt: Time
+  cancelReason: String
+  "Every milestone of its version, in order (milestones a migration dropped after they finished come last)."
+  milestones: [MilestoneProgress!]!
+}
+
+"A milestone within an enrolment."
+type MilestoneProgress {
+  key: String!
+  name: String!
+  position: Int!
+  status: MilestoneStatus!
+  startedAt: Time
+  "startedAt + the milestone's target."
+  dueAt: Time
+  atRiskAt: Time
+  behindAt: Time
+  completedAt: Time
+  skippedAt: Time
+  "The steps started so far (none before the milestone starts)."
+  steps: [StepProgress!]!
+}
+
+"A step of a started milestone."
+type StepProgress {
+  key: String!
+  kind: JourneyStepKind!
+  required: Boolean!
+  status: JourneyStepStatus!
+  "The task a TASK step created."
+  task: Task
+  error: String
+  doneAt: Time
+}
+
+type JourneyEnrollmentEdge {
+  cursor: String!
+  node: JourneyEnrollment!
+}
+
+type JourneyEnrollmentConnection {
+  edges: [JourneyEnrollmentEdge!]!
+  pageInfo: PageInfo!
+}
+
+extend type Account {
+  "The account's enrolments, newest first."
+  journeyEnrollments(status: [JourneyEnrollmentStatus!], first: Int = 20): [JourneyEnrollment!]! @auth(role: VIEWER, scope: READ)
+}
+
+extend type Query {
+  "Enrolments, newest first."
+  journeyEnrollments(journeyId: ID, accountId: ID, status: [JourneyEnrollmentStatus!], first: Int = 20, after: String): JourneyEnrollmentConnection! @auth(role: VIEWER, scope: READ)
+  journeyEnrollment(id: ID!): JourneyEnrollment! @auth(role: VIEWER, scope: READ)
+}
+
+extend type Mutation {
+  """
+  Enrols accounts in the latest version of an ACTIVE journey, all or none: an account with a live
+  enrolment, or that the re-entry policy refuses, is a CONFLICT naming it (accountIds[i]).
+  """
+  enrollInJourney(journeyId: ID!, accountIds: [ID!]!): [JourneyEnrollment!]! @auth(role: CSM, scope: WRITE)
+  """
+  Enrols every live account the filter (and the ACCOUNT condition, as JSON) matches and the
+  re-entry policy admits, passing over live enrolments; returns how many were enrolled.
+  """
+  enrollMatching(journeyId: ID!, filter: AccountFilter, condition: JSON): Int! @auth(role: MANAGER, scope: WRITE)
+  "Skips a milestone (started or not): its pending steps are skipped and their tasks cancelled."
+  skipMilestone(enrollmentId: ID!, milestone: String!): JourneyEnrollment! @auth(role: CSM, scope: WRITE)
+  "Puts a DONE or SKIPPED milestone back in progress from now; its required tasks reopen."
+  reopenMilestone(enrollmentId: ID!, milestone: String!): JourneyEnrollment! @auth(role: CSM, scope: WRITE)
+  cancelEnrollment(id: ID!, reason: String): JourneyEnrollment! @auth(role: CSM, scope: WRITE)
+  "Relaunches: ends the attempt (if live) and starts attempt + 1 on the latest version."
+  restartEnrollment(id: ID!): JourneyEnrollment! @auth(role: CSM, scope: WRITE)
+  """
+  Moves live enrolments from one version to another, only when every milestone they are in exists
+  in the target; otherwise BAD_USER_INPUT on toVersion naming the unmapped milestones, and nothing
+  moves. Returns how many moved.
+  """
+  migrateJourneyEnrollments(journeyId: ID!, fromVersion: Int!, toVersion: Int!): Int! @auth(role: MANAGER, scope: WRITE)
+}
+
 # ---- end of journeys: enrolments ----
 
 # ---- Journeys: roadblock analytics ----
@@ -5179,6 +5759,8 @@ func (ec *executionContext) childFields_Account(ctx context.Context, field graph
 		return ec.fieldContext_Account_contacts(ctx, field)
 	case "timeline":
 		return ec.fieldContext_Account_timeline(ctx, field)
+	case "journeyEnrollments":
+		return ec.fieldContext_Account_journeyEnrollments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Account", field.Name)
 }
@@ -5503,6 +6085,66 @@ func (ec *executionContext) childFields_JourneyDefinition(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type JourneyDefinition", field.Name)
 }
 
+func (ec *executionContext) childFields_JourneyEnrollment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_JourneyEnrollment_id(ctx, field)
+	case "journey":
+		return ec.fieldContext_JourneyEnrollment_journey(ctx, field)
+	case "version":
+		return ec.fieldContext_JourneyEnrollment_version(ctx, field)
+	case "account":
+		return ec.fieldContext_JourneyEnrollment_account(ctx, field)
+	case "status":
+		return ec.fieldContext_JourneyEnrollment_status(ctx, field)
+	case "attempt":
+		return ec.fieldContext_JourneyEnrollment_attempt(ctx, field)
+	case "restartOf":
+		return ec.fieldContext_JourneyEnrollment_restartOf(ctx, field)
+	case "source":
+		return ec.fieldContext_JourneyEnrollment_source(ctx, field)
+	case "sourceRef":
+		return ec.fieldContext_JourneyEnrollment_sourceRef(ctx, field)
+	case "enrolledBy":
+		return ec.fieldContext_JourneyEnrollment_enrolledBy(ctx, field)
+	case "enrolledAt":
+		return ec.fieldContext_JourneyEnrollment_enrolledAt(ctx, field)
+	case "lastProgressAt":
+		return ec.fieldContext_JourneyEnrollment_lastProgressAt(ctx, field)
+	case "stallAt":
+		return ec.fieldContext_JourneyEnrollment_stallAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_JourneyEnrollment_completedAt(ctx, field)
+	case "cancelledAt":
+		return ec.fieldContext_JourneyEnrollment_cancelledAt(ctx, field)
+	case "cancelReason":
+		return ec.fieldContext_JourneyEnrollment_cancelReason(ctx, field)
+	case "milestones":
+		return ec.fieldContext_JourneyEnrollment_milestones(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyEnrollment", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyEnrollmentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_JourneyEnrollmentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_JourneyEnrollmentConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyEnrollmentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_JourneyEnrollmentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_JourneyEnrollmentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_JourneyEnrollmentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JourneyEnrollmentEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_JourneyMilestoneFigures(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -5709,6 +6351,34 @@ func (ec *executionContext) childFields_Milestone(ctx context.Context, field gra
 		return ec.fieldContext_Milestone_steps(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Milestone", field.Name)
+}
+
+func (ec *executionContext) childFields_MilestoneProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_MilestoneProgress_key(ctx, field)
+	case "name":
+		return ec.fieldContext_MilestoneProgress_name(ctx, field)
+	case "position":
+		return ec.fieldContext_MilestoneProgress_position(ctx, field)
+	case "status":
+		return ec.fieldContext_MilestoneProgress_status(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_MilestoneProgress_startedAt(ctx, field)
+	case "dueAt":
+		return ec.fieldContext_MilestoneProgress_dueAt(ctx, field)
+	case "atRiskAt":
+		return ec.fieldContext_MilestoneProgress_atRiskAt(ctx, field)
+	case "behindAt":
+		return ec.fieldContext_MilestoneProgress_behindAt(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_MilestoneProgress_completedAt(ctx, field)
+	case "skippedAt":
+		return ec.fieldContext_MilestoneProgress_skippedAt(ctx, field)
+	case "steps":
+		return ec.fieldContext_MilestoneProgress_steps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MilestoneProgress", field.Name)
 }
 
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5949,6 +6619,26 @@ func (ec *executionContext) childFields_RecordedEvent(ctx context.Context, field
 		return ec.fieldContext_RecordedEvent_contact(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecordedEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_StepProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_StepProgress_key(ctx, field)
+	case "kind":
+		return ec.fieldContext_StepProgress_kind(ctx, field)
+	case "required":
+		return ec.fieldContext_StepProgress_required(ctx, field)
+	case "status":
+		return ec.fieldContext_StepProgress_status(ctx, field)
+	case "task":
+		return ec.fieldContext_StepProgress_task(ctx, field)
+	case "error":
+		return ec.fieldContext_StepProgress_error(ctx, field)
+	case "doneAt":
+		return ec.fieldContext_StepProgress_doneAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StepProgress", field.Name)
 }
 
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6297,6 +6987,28 @@ func (ec *executionContext) field_Account_contacts_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Account_journeyEnrollments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]model.JourneyEnrollmentStatus, error) {
+			return ec.unmarshalOJourneyEnrollmentStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Account_timeline_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6462,6 +7174,28 @@ func (ec *executionContext) field_Mutation_archivePlay_args(ctx context.Context,
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -6707,6 +7441,58 @@ func (ec *executionContext) field_Mutation_discardPlayDraft_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_enrollInJourney_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "accountIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountIds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_enrollMatching_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.AccountFilter, error) {
+			return ec.unmarshalOAccountFilter2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccountFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "condition",
+		func(ctx context.Context, v any) (model.JSON, error) {
+			return ec.unmarshalOJSON2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJSON(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["condition"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_inviteUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6798,6 +7584,36 @@ func (ec *executionContext) field_Mutation_markInAppMessage_args(ctx context.Con
 		return nil, err
 	}
 	args["status"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_migrateJourneyEnrollments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "fromVersion",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fromVersion"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "toVersion",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["toVersion"] = arg2
 	return args, nil
 }
 
@@ -6975,7 +7791,43 @@ func (ec *executionContext) field_Mutation_refreshSession_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reopenMilestone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "enrollmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enrollmentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "milestone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["milestone"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reopenTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restartEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -7108,6 +7960,28 @@ func (ec *executionContext) field_Mutation_setUserRole_args(ctx context.Context,
 		return nil, err
 	}
 	args["role"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_skipMilestone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "enrollmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enrollmentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "milestone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["milestone"] = arg1
 	return args, nil
 }
 
@@ -7498,6 +8372,66 @@ func (ec *executionContext) field_Query_journeyAnalytics_args(ctx context.Contex
 		return nil, err
 	}
 	args["to"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_journeyEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_journeyEnrollments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "journeyId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["journeyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "accountId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]model.JourneyEnrollmentStatus, error) {
+			return ec.unmarshalOJourneyEnrollmentStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -8425,6 +9359,73 @@ func (ec *executionContext) fieldContext_Account_timeline(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Account_timeline_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Account_journeyEnrollments(ctx context.Context, field graphql.CollectedField, obj *model.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_journeyEnrollments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Account().JourneyEnrollments(ctx, obj, fc.Args["status"].([]model.JourneyEnrollmentStatus), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []*model.JourneyEnrollment
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal []*model.JourneyEnrollment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.JourneyEnrollment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Account_journeyEnrollments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Account",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Account_journeyEnrollments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11217,6 +12218,561 @@ func (ec *executionContext) fieldContext_JourneyDefinition_json(_ context.Contex
 	return graphql.NewScalarFieldContext("JourneyDefinition", field, false, false, "JSON")
 }
 
+func (ec *executionContext) _JourneyEnrollment_id(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _JourneyEnrollment_journey(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_journey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyEnrollment().Journey(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Journey) graphql.Marshaler {
+			return ec.marshalNJourney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_journey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Journey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyEnrollment_version(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyEnrollment_account(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyEnrollment().Account(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyEnrollment_status(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JourneyEnrollmentStatus) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollmentStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "JourneyEnrollmentStatus")
+}
+
+func (ec *executionContext) _JourneyEnrollment_attempt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_attempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JourneyEnrollment_restartOf(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_restartOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyEnrollment().RestartOf(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalOJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_restartOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyEnrollment_source(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JourneyEnrollmentSource) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollmentSource2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "JourneyEnrollmentSource")
+}
+
+func (ec *executionContext) _JourneyEnrollment_sourceRef(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_sourceRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_sourceRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyEnrollment_enrolledBy(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_enrolledBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JourneyEnrollment().EnrolledBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_enrolledBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyEnrollment_enrolledAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_enrolledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnrolledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_enrolledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyEnrollment_lastProgressAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_lastProgressAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastProgressAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_lastProgressAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyEnrollment_stallAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_stallAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StallAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_stallAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyEnrollment_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyEnrollment_cancelledAt(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_cancelledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_cancelledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JourneyEnrollment_cancelReason(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_cancelReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_cancelReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollment", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyEnrollment_milestones(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollment_milestones(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Milestones, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MilestoneProgress) graphql.Marshaler {
+			return ec.marshalNMilestoneProgress2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneProgressᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollment_milestones(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MilestoneProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyEnrollmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollmentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyEnrollmentEdge) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollmentEdge2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollmentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollmentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyEnrollmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollmentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollmentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JourneyEnrollmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollmentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JourneyEnrollmentEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _JourneyEnrollmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.JourneyEnrollmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JourneyEnrollmentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JourneyEnrollmentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JourneyEnrollmentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _JourneyMilestoneFigures_key(ctx context.Context, field graphql.CollectedField, obj *model.JourneyMilestoneFigures) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12977,6 +14533,268 @@ func (ec *executionContext) fieldContext_Milestone_steps(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_JourneyStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MilestoneProgress_key(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _MilestoneProgress_name(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _MilestoneProgress_position(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _MilestoneProgress_status(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MilestoneStatus) graphql.Marshaler {
+			return ec.marshalNMilestoneStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "MilestoneStatus")
+}
+
+func (ec *executionContext) _MilestoneProgress_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MilestoneProgress_dueAt(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_dueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_dueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MilestoneProgress_atRiskAt(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_atRiskAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AtRiskAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_atRiskAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MilestoneProgress_behindAt(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_behindAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BehindAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_behindAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MilestoneProgress_completedAt(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MilestoneProgress_skippedAt(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_skippedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_skippedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MilestoneProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MilestoneProgress_steps(ctx context.Context, field graphql.CollectedField, obj *model.MilestoneProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MilestoneProgress_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StepProgress) graphql.Marshaler {
+			return ec.marshalNStepProgress2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐStepProgressᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MilestoneProgress_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MilestoneProgress",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StepProgress(ctx, field)
 		},
 	}
 	return fc, nil
@@ -16485,6 +18303,475 @@ func (ec *executionContext) fieldContext_Mutation_copyJourney(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_enrollInJourney(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_enrollInJourney(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EnrollInJourney(ctx, fc.Args["journeyId"].(string), fc.Args["accountIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal []*model.JourneyEnrollment
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal []*model.JourneyEnrollment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*model.JourneyEnrollment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_enrollInJourney(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_enrollInJourney_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_enrollMatching(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_enrollMatching(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EnrollMatching(ctx, fc.Args["journeyId"].(string), fc.Args["filter"].(*model.AccountFilter), fc.Args["condition"].(model.JSON))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_enrollMatching(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_enrollMatching_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_skipMilestone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_skipMilestone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SkipMilestone(ctx, fc.Args["enrollmentId"].(string), fc.Args["milestone"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_skipMilestone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_skipMilestone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reopenMilestone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reopenMilestone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReopenMilestone(ctx, fc.Args["enrollmentId"].(string), fc.Args["milestone"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reopenMilestone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reopenMilestone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelEnrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelEnrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelEnrollment(ctx, fc.Args["id"].(string), fc.Args["reason"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelEnrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelEnrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restartEnrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restartEnrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestartEnrollment(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "CSM")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restartEnrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restartEnrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_migrateJourneyEnrollments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_migrateJourneyEnrollments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MigrateJourneyEnrollments(ctx, fc.Args["journeyId"].(string), fc.Args["fromVersion"].(int), fc.Args["toVersion"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "MANAGER")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "WRITE")
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_migrateJourneyEnrollments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_migrateJourneyEnrollments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OverdueCount_user(ctx context.Context, field graphql.CollectedField, obj *model.OverdueCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19537,6 +21824,140 @@ func (ec *executionContext) fieldContext_Query_journey(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_journeyEnrollments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_journeyEnrollments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().JourneyEnrollments(ctx, fc.Args["journeyId"].(*string), fc.Args["accountId"].(*string), fc.Args["status"].([]model.JourneyEnrollmentStatus), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollmentConnection
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollmentConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyEnrollmentConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollmentConnection) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollmentConnection2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_journeyEnrollments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollmentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_journeyEnrollments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_journeyEnrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_journeyEnrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().JourneyEnrollment(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				scope, err := ec.unmarshalOApiKeyScope2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐAPIKeyScope(ctx, "READ")
+				if err != nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.JourneyEnrollment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, role, scope)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+			return ec.marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_journeyEnrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JourneyEnrollment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_journeyEnrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_journeyAnalytics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19892,6 +22313,176 @@ func (ec *executionContext) fieldContext_RecordedEvent_contact(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _StepProgress_key(ctx context.Context, field graphql.CollectedField, obj *model.StepProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgress_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgress_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _StepProgress_kind(ctx context.Context, field graphql.CollectedField, obj *model.StepProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgress_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JourneyStepKind) graphql.Marshaler {
+			return ec.marshalNJourneyStepKind2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgress_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgress", field, false, false, "JourneyStepKind")
+}
+
+func (ec *executionContext) _StepProgress_required(ctx context.Context, field graphql.CollectedField, obj *model.StepProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgress_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgress_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgress", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _StepProgress_status(ctx context.Context, field graphql.CollectedField, obj *model.StepProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgress_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JourneyStepStatus) graphql.Marshaler {
+			return ec.marshalNJourneyStepStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgress_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgress", field, false, false, "JourneyStepStatus")
+}
+
+func (ec *executionContext) _StepProgress_task(ctx context.Context, field graphql.CollectedField, obj *model.StepProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgress_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StepProgress().Task(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgress_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StepProgress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StepProgress_error(ctx context.Context, field graphql.CollectedField, obj *model.StepProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgress_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgress_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _StepProgress_doneAt(ctx context.Context, field graphql.CollectedField, obj *model.StepProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepProgress_doneAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DoneAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StepProgress_doneAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepProgress", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Subscription_taskFeed(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -24741,6 +27332,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Play(ctx, sel, obj)
+	case model.JourneyEnrollment:
+		return ec._JourneyEnrollment(ctx, sel, &obj)
+	case *model.JourneyEnrollment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._JourneyEnrollment(ctx, sel, obj)
 	case model.Journey:
 		return ec._Journey(ctx, sel, &obj)
 	case *model.Journey:
@@ -24898,6 +27496,12 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Account_timeline(ctx, field, obj)
+				})
+		case "journeyEnrollments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Account_journeyEnrollments(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25950,6 +28554,199 @@ func (ec *executionContext) _JourneyDefinition(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var journeyEnrollmentImplementors = []string{"JourneyEnrollment", "Node"}
+
+func (ec *executionContext) _JourneyEnrollment(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyEnrollment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyEnrollmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyEnrollment")
+		case "id":
+			out.Values[i] = ec._JourneyEnrollment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "journey":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyEnrollment_journey(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._JourneyEnrollment_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "account":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyEnrollment_account(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._JourneyEnrollment_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempt":
+			out.Values[i] = ec._JourneyEnrollment_attempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "restartOf":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyEnrollment_restartOf(ctx, field, obj)
+				})
+		case "source":
+			out.Values[i] = ec._JourneyEnrollment_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourceRef":
+			out.Values[i] = ec._JourneyEnrollment_sourceRef(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enrolledBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JourneyEnrollment_enrolledBy(ctx, field, obj)
+				})
+		case "enrolledAt":
+			out.Values[i] = ec._JourneyEnrollment_enrolledAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastProgressAt":
+			out.Values[i] = ec._JourneyEnrollment_lastProgressAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stallAt":
+			out.Values[i] = ec._JourneyEnrollment_stallAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completedAt":
+			out.Values[i] = ec._JourneyEnrollment_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancelledAt":
+			out.Values[i] = ec._JourneyEnrollment_cancelledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancelReason":
+			out.Values[i] = ec._JourneyEnrollment_cancelReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "milestones":
+			out.Values[i] = ec._JourneyEnrollment_milestones(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyEnrollmentConnectionImplementors = []string{"JourneyEnrollmentConnection"}
+
+func (ec *executionContext) _JourneyEnrollmentConnection(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyEnrollmentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyEnrollmentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyEnrollmentConnection")
+		case "edges":
+			out.Values[i] = ec._JourneyEnrollmentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._JourneyEnrollmentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journeyEnrollmentEdgeImplementors = []string{"JourneyEnrollmentEdge"}
+
+func (ec *executionContext) _JourneyEnrollmentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyEnrollmentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journeyEnrollmentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JourneyEnrollmentEdge")
+		case "cursor":
+			out.Values[i] = ec._JourneyEnrollmentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._JourneyEnrollmentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var journeyMilestoneFiguresImplementors = []string{"JourneyMilestoneFigures"}
 
 func (ec *executionContext) _JourneyMilestoneFigures(ctx context.Context, sel ast.SelectionSet, obj *model.JourneyMilestoneFigures) graphql.Marshaler {
@@ -26604,6 +29401,89 @@ func (ec *executionContext) _Milestone(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var milestoneProgressImplementors = []string{"MilestoneProgress"}
+
+func (ec *executionContext) _MilestoneProgress(ctx context.Context, sel ast.SelectionSet, obj *model.MilestoneProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, milestoneProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MilestoneProgress")
+		case "key":
+			out.Values[i] = ec._MilestoneProgress_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._MilestoneProgress_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._MilestoneProgress_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._MilestoneProgress_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._MilestoneProgress_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dueAt":
+			out.Values[i] = ec._MilestoneProgress_dueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "atRiskAt":
+			out.Values[i] = ec._MilestoneProgress_atRiskAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "behindAt":
+			out.Values[i] = ec._MilestoneProgress_behindAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "completedAt":
+			out.Values[i] = ec._MilestoneProgress_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "skippedAt":
+			out.Values[i] = ec._MilestoneProgress_skippedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._MilestoneProgress_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var moneyImplementors = []string{"Money"}
 
 func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model.Money) graphql.Marshaler {
@@ -27028,6 +29908,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "copyJourney":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_copyJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enrollInJourney":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_enrollInJourney(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enrollMatching":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_enrollMatching(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipMilestone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_skipMilestone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reopenMilestone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reopenMilestone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelEnrollment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelEnrollment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restartEnrollment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restartEnrollment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "migrateJourneyEnrollments":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_migrateJourneyEnrollments(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -27876,6 +30805,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_journey(ctx, field)
 				})
+		case "journeyEnrollments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_journeyEnrollments(ctx, field)
+				})
+		case "journeyEnrollment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_journeyEnrollment(ctx, field)
+				})
 		case "journeyAnalytics":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -27989,6 +30930,70 @@ func (ec *executionContext) _RecordedEvent(ctx context.Context, sel ast.Selectio
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RecordedEvent_contact(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stepProgressImplementors = []string{"StepProgress"}
+
+func (ec *executionContext) _StepProgress(ctx context.Context, sel ast.SelectionSet, obj *model.StepProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stepProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StepProgress")
+		case "key":
+			out.Values[i] = ec._StepProgress_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._StepProgress_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "required":
+			out.Values[i] = ec._StepProgress_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._StepProgress_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StepProgress_task(ctx, field, obj)
+				})
+		case "error":
+			out.Values[i] = ec._StepProgress_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "doneAt":
+			out.Values[i] = ec._StepProgress_doneAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29521,6 +32526,82 @@ func (ec *executionContext) marshalNJourneyDefinition2ᚖgithubᚗcomᚋstewardh
 	return ec._JourneyDefinition(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNJourneyEnrollment2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyEnrollment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx context.Context, sel ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyEnrollment!")
+		return graphql.Null
+	}
+	return ec._JourneyEnrollment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyEnrollmentConnection2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentConnection(ctx context.Context, sel ast.SelectionSet, v *model.JourneyEnrollmentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyEnrollmentConnection!")
+		return graphql.Null
+	}
+	return ec._JourneyEnrollmentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJourneyEnrollmentEdge2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyEnrollmentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyEnrollmentEdge2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJourneyEnrollmentEdge2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentEdge(ctx context.Context, sel ast.SelectionSet, v *model.JourneyEnrollmentEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JourneyEnrollmentEdge!")
+		return graphql.Null
+	}
+	return ec._JourneyEnrollmentEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNJourneyEnrollmentSource2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentSource(ctx context.Context, v any) (model.JourneyEnrollmentSource, error) {
+	var res model.JourneyEnrollmentSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJourneyEnrollmentSource2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentSource(ctx context.Context, sel ast.SelectionSet, v model.JourneyEnrollmentSource) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNJourneyEnrollmentStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatus(ctx context.Context, v any) (model.JourneyEnrollmentStatus, error) {
+	var res model.JourneyEnrollmentStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJourneyEnrollmentStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatus(ctx context.Context, sel ast.SelectionSet, v model.JourneyEnrollmentStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNJourneyMilestoneFigures2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyMilestoneFiguresᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyMilestoneFigures) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -29679,6 +32760,16 @@ func (ec *executionContext) marshalNJourneyStepKind2githubᚗcomᚋstewardhqᚋs
 	return v
 }
 
+func (ec *executionContext) unmarshalNJourneyStepStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepStatus(ctx context.Context, v any) (model.JourneyStepStatus, error) {
+	var res model.JourneyStepStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJourneyStepStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyStepStatus(ctx context.Context, sel ast.SelectionSet, v model.JourneyStepStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNJourneyVersion2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.JourneyVersion) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -29764,6 +32855,40 @@ func (ec *executionContext) marshalNMilestone2ᚖgithubᚗcomᚋstewardhqᚋstew
 func (ec *executionContext) unmarshalNMilestoneInput2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneInput(ctx context.Context, v any) (model.MilestoneInput, error) {
 	res, err := ec.unmarshalInputMilestoneInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMilestoneProgress2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneProgressᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MilestoneProgress) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMilestoneProgress2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneProgress(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMilestoneProgress2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneProgress(ctx context.Context, sel ast.SelectionSet, v *model.MilestoneProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MilestoneProgress!")
+		return graphql.Null
+	}
+	return ec._MilestoneProgress(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMilestoneStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneStatus(ctx context.Context, v any) (model.MilestoneStatus, error) {
+	var res model.MilestoneStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMilestoneStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMilestoneStatus(ctx context.Context, sel ast.SelectionSet, v model.MilestoneStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNMoney2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
@@ -30064,6 +33189,30 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋ
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNStepProgress2ᚕᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐStepProgressᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StepProgress) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStepProgress2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐStepProgress(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStepProgress2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐStepProgress(ctx context.Context, sel ast.SelectionSet, v *model.StepProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StepProgress!")
+		return graphql.Null
+	}
+	return ec._StepProgress(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -30777,6 +33926,49 @@ func (ec *executionContext) marshalOJourneyDefinition2ᚖgithubᚗcomᚋstewardh
 		return graphql.Null
 	}
 	return ec._JourneyDefinition(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOJourneyEnrollment2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollment(ctx context.Context, sel ast.SelectionSet, v *model.JourneyEnrollment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JourneyEnrollment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOJourneyEnrollmentStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatusᚄ(ctx context.Context, v any) ([]model.JourneyEnrollmentStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.JourneyEnrollmentStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJourneyEnrollmentStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOJourneyEnrollmentStatus2ᚕgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []model.JourneyEnrollmentStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJourneyEnrollmentStatus2githubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyEnrollmentStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOJourneyProgressEvent2ᚖgithubᚗcomᚋstewardhqᚋstewardᚋgraphᚋmodelᚐJourneyProgressEvent(ctx context.Context, sel ast.SelectionSet, v *model.JourneyProgressEvent) graphql.Marshaler {

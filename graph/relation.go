@@ -173,6 +173,9 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	case kindJourney:
 		j, err := r.JourneyService.Get(ctx, v.Tenant(), dbID)
 		return nodeOrErr(convertOrErr(j, err, toGraphJourney))
+	case kindEnrollment:
+		e, err := r.JourneyEngine.View(ctx, v.Tenant(), dbID)
+		return nodeOrErr(convertOrErr(e, err, toGraphEnrollment))
 	case kindPlayRun:
 		run, err := r.PlayEngine.Run(ctx, v.Tenant(), dbID)
 		return nodeOrErr(convertOrErr(run, err, toGraphPlayRun))

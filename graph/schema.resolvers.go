@@ -43,6 +43,16 @@ func (r *accountResolver) Timeline(ctx context.Context, obj *model.Account, firs
 	return timelinePage(ctx, r.AccountService, obj.DBID, first, after, kinds)
 }
 
+func (r *accountResolver) JourneyEnrollments(ctx context.Context, obj *model.Account, status []model.JourneyEnrollmentStatus, first *int) ([]*model.JourneyEnrollment, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	f := db.EnrollmentFilter{AccountID: &obj.DBID, Statuses: enrollmentStatuses(status)}
+	vs, _, err := r.JourneyEngine.ListViews(ctx, viewer(ctx).Tenant(), f, n, nil)
+	return convertAll(vs, err, toGraphEnrollment)
+}
+
 func (r *accountActivityEventResolver) Account(ctx context.Context, obj *model.AccountActivityEvent) (*model.Account, error) {
 	return loadAccount(ctx, obj.AccountID)
 }
@@ -111,6 +121,27 @@ func (r *journeyResolver) CopiedFrom(ctx context.Context, obj *model.Journey) (*
 
 func (r *journeyResolver) CreatedBy(ctx context.Context, obj *model.Journey) (*model.User, error) {
 	return loadOptionalUser(ctx, obj.CreatedByID)
+}
+
+func (r *journeyEnrollmentResolver) Journey(ctx context.Context, obj *model.JourneyEnrollment) (*model.Journey, error) {
+	j, err := loadersFrom(ctx).journeys.Load(ctx, obj.JourneyID)
+	return convertOrErr(j, err, toGraphJourney)
+}
+
+func (r *journeyEnrollmentResolver) Account(ctx context.Context, obj *model.JourneyEnrollment) (*model.Account, error) {
+	return loadAccount(ctx, obj.AccountID)
+}
+
+func (r *journeyEnrollmentResolver) RestartOf(ctx context.Context, obj *model.JourneyEnrollment) (*model.JourneyEnrollment, error) {
+	if obj.RestartOfID == nil {
+		return nil, nil
+	}
+	v, err := r.JourneyEngine.View(ctx, viewer(ctx).Tenant(), *obj.RestartOfID)
+	return convertOrErr(v, err, toGraphEnrollment)
+}
+
+func (r *journeyEnrollmentResolver) EnrolledBy(ctx context.Context, obj *model.JourneyEnrollment) (*model.User, error) {
+	return loadOptionalUser(ctx, obj.EnrolledByID)
 }
 
 func (r *journeyProgressEventResolver) Account(ctx context.Context, obj *model.JourneyProgressEvent) (*model.Account, error) {
@@ -562,6 +593,63 @@ func (r *mutationResolver) CopyJourney(ctx context.Context, id string, name stri
 	})
 }
 
+func (r *mutationResolver) EnrollInJourney(ctx context.Context, journeyID string, accountIds []string) ([]*model.JourneyEnrollment, error) {
+	journey, err := parseID(journeyID, kindJourney)
+	if err != nil {
+		return nil, invalid.Rename("id", "journeyId", err)
+	}
+	accounts, err := accountIDs(accountIds)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.JourneyEngine.Enroll(ctx, viewer(ctx).Tenant(), journey, accounts, viewerUserOrNil(ctx))
+	return r.enrollmentViews(ctx, rows, err)
+}
+
+func (r *mutationResolver) EnrollMatching(ctx context.Context, journeyID string, filter *model.AccountFilter, condition model.JSON) (int, error) {
+	journey, err := parseID(journeyID, kindJourney)
+	if err != nil {
+		return 0, invalid.Rename("id", "journeyId", err)
+	}
+	f, cond, err := toEnrollMatching(filter, condition)
+	if err != nil {
+		return 0, err
+	}
+	return r.JourneyEngine.EnrollMatching(ctx, viewer(ctx).Tenant(), journey, f, cond, viewerUserOrNil(ctx))
+}
+
+func (r *mutationResolver) SkipMilestone(ctx context.Context, enrollmentID string, milestone string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, enrollmentID, "enrollmentId", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.SkipMilestone(ctx, t, id, milestone)
+	})
+}
+
+func (r *mutationResolver) ReopenMilestone(ctx context.Context, enrollmentID string, milestone string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, enrollmentID, "enrollmentId", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.ReopenMilestone(ctx, t, id, milestone)
+	})
+}
+
+func (r *mutationResolver) CancelEnrollment(ctx context.Context, id string, reason *string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, id, "id", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.CancelEnrollment(ctx, t, id, viewerUserOrNil(ctx), deref(reason))
+	})
+}
+
+func (r *mutationResolver) RestartEnrollment(ctx context.Context, id string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, id, "id", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.RestartEnrollment(ctx, t, id, viewerUserOrNil(ctx))
+	})
+}
+
+func (r *mutationResolver) MigrateJourneyEnrollments(ctx context.Context, journeyID string, fromVersion int, toVersion int) (int, error) {
+	journey, err := parseID(journeyID, kindJourney)
+	if err != nil {
+		return 0, invalid.Rename("id", "journeyId", err)
+	}
+	return r.JourneyEngine.MigrateEnrollments(ctx, viewer(ctx).Tenant(), journey, fromVersion, toVersion)
+}
+
 func (r *overdueCountResolver) User(ctx context.Context, obj *model.OverdueCount) (*model.User, error) {
 	return loadOptionalUser(ctx, obj.UserID)
 }
@@ -793,6 +881,24 @@ func (r *queryResolver) Journey(ctx context.Context, id string) (*model.Journey,
 	})
 }
 
+func (r *queryResolver) JourneyEnrollments(ctx context.Context, journeyID *string, accountID *string, status []model.JourneyEnrollmentStatus, first *int, after *string) (*model.JourneyEnrollmentConnection, error) {
+	f, n, cursor, err := toEnrollmentQuery(journeyID, accountID, status, first, after)
+	if err != nil {
+		return nil, err
+	}
+	vs, hasNext, err := r.JourneyEngine.ListViews(ctx, viewer(ctx).Tenant(), f, n, cursor)
+	if err != nil {
+		return nil, err
+	}
+	return toEnrollmentConnection(vs, hasNext), nil
+}
+
+func (r *queryResolver) JourneyEnrollment(ctx context.Context, id string) (*model.JourneyEnrollment, error) {
+	return r.enrollmentAction(ctx, id, "id", func(t db.Tenant, id uuid.UUID) (*db.JourneyEnrollment, error) {
+		return r.JourneyEngine.Get(ctx, t, id)
+	})
+}
+
 func (r *queryResolver) JourneyAnalytics(ctx context.Context, journeyID string, version *int, from time.Time, to time.Time) (*model.JourneyAnalytics, error) {
 	id, err := parseID(journeyID, analyticsJourneyKind)
 	if err != nil {
@@ -821,6 +927,14 @@ func (r *queryResolver) AccountJourneyTimeline(ctx context.Context, accountID st
 
 func (r *recordedEventResolver) Contact(ctx context.Context, obj *model.RecordedEvent) (*model.Contact, error) {
 	return loadContact(ctx, obj.ContactID)
+}
+
+func (r *stepProgressResolver) Task(ctx context.Context, obj *model.StepProgress) (*model.Task, error) {
+	if obj.TaskID == nil {
+		return nil, nil
+	}
+	t, err := loadersFrom(ctx).tasks.Load(ctx, *obj.TaskID)
+	return convertOrErr(t, err, toGraphTask)
 }
 
 func (r *subscriptionResolver) TaskFeed(ctx context.Context, assignee model.TaskFeedAssignee, after *string) (<-chan *model.TaskFeedEvent, error) {
@@ -974,6 +1088,10 @@ func (r *Resolver) InAppMessage() InAppMessageResolver { return &inAppMessageRes
 
 func (r *Resolver) Journey() JourneyResolver { return &journeyResolver{r} }
 
+func (r *Resolver) JourneyEnrollment() JourneyEnrollmentResolver {
+	return &journeyEnrollmentResolver{r}
+}
+
 func (r *Resolver) JourneyProgressEvent() JourneyProgressEventResolver {
 	return &journeyProgressEventResolver{r}
 }
@@ -1004,6 +1122,8 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) RecordedEvent() RecordedEventResolver { return &recordedEventResolver{r} }
 
+func (r *Resolver) StepProgress() StepProgressResolver { return &stepProgressResolver{r} }
+
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
@@ -1029,6 +1149,7 @@ type (
 	contactConnectionResolver      struct{ *Resolver }
 	inAppMessageResolver           struct{ *Resolver }
 	journeyResolver                struct{ *Resolver }
+	journeyEnrollmentResolver      struct{ *Resolver }
 	journeyProgressEventResolver   struct{ *Resolver }
 	journeyStepResolver            struct{ *Resolver }
 	journeyTaskAssigneeResolver    struct{ *Resolver }
@@ -1042,6 +1163,7 @@ type (
 	playVersionResolver            struct{ *Resolver }
 	queryResolver                  struct{ *Resolver }
 	recordedEventResolver          struct{ *Resolver }
+	stepProgressResolver           struct{ *Resolver }
 	subscriptionResolver           struct{ *Resolver }
 	taskResolver                   struct{ *Resolver }
 	taskConnectionResolver         struct{ *Resolver }

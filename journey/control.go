@@ -422,11 +422,15 @@ func (e *Engine) migrate(ctx context.Context, tx bun.Tx, t db.Tenant, enr *db.Jo
 	}
 	// Finished milestones the target no longer has keep their rows; move them after the
 	// target's milestones so positions stay unique per version.
-	extra := len(def.Milestones)
+	var dropped []*db.JourneyMilestoneState
 	for key, st := range r.ms {
-		if _, _, ok := def.Milestone(key); ok {
-			continue
+		if _, _, ok := def.Milestone(key); !ok {
+			dropped = append(dropped, st)
 		}
+	}
+	slices.SortFunc(dropped, func(a, b *db.JourneyMilestoneState) int { return a.Position - b.Position })
+	extra := len(def.Milestones)
+	for _, st := range dropped {
 		st.Version, st.Position = enr.Version, extra
 		extra++
 		if err := db.UpdateMilestoneState(ctx, tx, t, st); err != nil {

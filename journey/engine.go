@@ -26,10 +26,14 @@ const (
 	DefaultCheckInterval = 5 * time.Minute
 	// DefaultStepAttempts is how many times an automated step is tried before it is FAILED.
 	DefaultStepAttempts = 5
+	// DefaultPauseRecheck is how long an automated step of a PAUSED journey waits before it
+	// looks again.
+	DefaultPauseRecheck = time.Minute
 	// DefaultStatusBatch bounds the enrolments one status transaction moves.
 	DefaultStatusBatch = 200
-	// MaxEnrollMatching bounds the accounts one EnrollMatching enrols.
-	MaxEnrollMatching = 10_000
+	// MaxEnrollMatching bounds the accounts one EnrollMatching enrols: it is one transaction,
+	// at a few milliseconds per enrolment (tasks included), inside one API call.
+	MaxEnrollMatching = 1000
 	// MaxEnrollAccounts bounds the accounts one Enroll call names.
 	MaxEnrollAccounts = 1000
 )
@@ -40,6 +44,7 @@ type EngineConfig struct {
 	CheckInterval  time.Duration
 	StepAttempts   int
 	StatusBatch    int
+	PauseRecheck   time.Duration
 }
 
 func (c EngineConfig) withDefaults() EngineConfig {
@@ -54,6 +59,9 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	}
 	if c.StatusBatch <= 0 {
 		c.StatusBatch = DefaultStatusBatch
+	}
+	if c.PauseRecheck <= 0 {
+		c.PauseRecheck = DefaultPauseRecheck
 	}
 	return c
 }

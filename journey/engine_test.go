@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -40,12 +41,15 @@ type engineBundle struct {
 
 	mu     sync.Mutex
 	events []play.JourneyEvent
+	// failAccount, when set, makes Observe fail for that account's events.
+	failAccount uuid.UUID
 }
 
 func setupEngine(t *testing.T) *engineBundle {
 	t.Helper()
 	ctx := t.Context()
-	d := dbtest.DB(t)
+	// A database of its own: UpdateStatuses serves every workspace, with this test's clock.
+	d := dbtest.Isolated(t)
 	clock := clocktest.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	ws, err := db.CreateWorkspace(ctx, d.Bun, "Journeys "+uuid.NewString()[:8])
 	require.NoError(t, err)
@@ -62,6 +66,9 @@ func setupEngine(t *testing.T) *engineBundle {
 		Observe: func(_ context.Context, _ bun.Tx, _ db.Tenant, ev play.JourneyEvent) error {
 			b.mu.Lock()
 			defer b.mu.Unlock()
+			if ev.AccountID == b.failAccount {
+				return errors.New("observer failed")
+			}
 			b.events = append(b.events, ev)
 			return nil
 		}}
@@ -526,6 +533,7 @@ func TestAutomatedStepsRunOnce(t *testing.T) {
 	  {"key": "hello", "name": "Hello", "target": "1d", "steps": [
 	    {"key": "mail", "kind": "SEND_EMAIL", "email": {"to": "CONTACTS", "subject": "Welcome {{contact.firstName}}", "body": "Hi"}},
 	    {"key": "banner", "kind": "IN_APP_MESSAGE", "message": {"to": "CONTACTS", "title": "Welcome", "body": "Start here"}},
+	    {"key": "later", "kind": "SEND_EMAIL", "email": {"to": "CONTACTS", "subject": "Later", "body": "Hi"}},
 	    {"key": "task", "kind": "TASK", "task": {"title": "Call", "assignee": {"kind": "OWNER"}}}]}]}`)
 	enrs, err := b.eng.Enroll(b.ctx, b.tenant, j.ID, []uuid.UUID{b.account}, uuid.Nil)
 	require.NoError(t, err)
@@ -537,6 +545,7 @@ func TestAutomatedStepsRunOnce(t *testing.T) {
 	}
 	_, _, steps := b.progress(t, id)
 	require.Equal(t, db.JourneyStepDone, steps["mail"].Status)
+	require.Equal(t, db.JourneyStepPending, steps["later"].Status)
 	require.NotNil(t, steps["mail"].OutboxID)
 	require.Equal(t, db.JourneyStepDone, steps["banner"].Status)
 	require.NotNil(t, steps["banner"].InAppMessageID)
@@ -547,6 +556,23 @@ func TestAutomatedStepsRunOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, outbox, "one email for the one contact, once")
 	require.EqualValues(t, 1, inApp)
+
+	// A paused journey holds its automated steps; resumed, they run.
+	setStatus := func(status string) {
+		_, err := b.tenant.Update(b.db.Bun, (*db.Journey)(nil)).Set("status = ?", status).Where("j.id = ?", j.ID).Exec(b.ctx)
+		require.NoError(t, err)
+	}
+	later := StepArgs{WorkspaceID: b.tenant.WorkspaceID, EnrollmentID: id, StepKey: "later"}
+	setStatus(db.JourneyPaused)
+	err = b.eng.WorkStep(b.ctx, later, 1, 5)
+	var snoozed *river.JobSnoozeError
+	require.ErrorAs(t, err, &snoozed)
+	_, _, steps = b.progress(t, id)
+	require.Equal(t, db.JourneyStepPending, steps["later"].Status)
+	setStatus(db.JourneyActive)
+	require.NoError(t, b.eng.WorkStep(b.ctx, later, 2, 5))
+	_, _, steps = b.progress(t, id)
+	require.Equal(t, db.JourneyStepDone, steps["later"].Status)
 }
 
 func TestEnrollFromPlayAndFieldTrigger(t *testing.T) {
@@ -580,4 +606,49 @@ func TestEnrollFromPlayAndFieldTrigger(t *testing.T) {
 		return err
 	})
 	require.ErrorIs(t, err, db.ErrNotFound)
+
+	// Archiving the account cancels its live enrolment and its open tasks.
+	_, err = b.eng.Accounts.Archive(b.ctx, b.tenant, other)
+	require.NoError(t, err)
+	list, _, err = b.eng.List(b.ctx, b.tenant, db.EnrollmentFilter{AccountID: &other}, 10, nil)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, db.EnrollmentCancelled, list[0].Status)
+	require.Equal(t, "account archived", *list[0].CancelReason)
+	_, _, steps := b.progress(t, list[0].ID)
+	tk, err := db.GetTask(b.ctx, b.db.Bun, b.tenant, *steps["t"].TaskID)
+	require.NoError(t, err)
+	require.Equal(t, db.TaskCancelled, tk.Status)
+}
+
+func TestStatusJobPostponesAFailingEnrollment(t *testing.T) {
+	t.Parallel()
+	b := setupEngine(t)
+	j := b.publish(t, "onboarding", onboarding)
+	bad := b.newAccount(t, "Bad")
+	enrs, err := b.eng.Enroll(b.ctx, b.tenant, j.ID, []uuid.UUID{b.account, bad}, uuid.Nil)
+	require.NoError(t, err)
+	b.mu.Lock()
+	b.failAccount = bad
+	b.mu.Unlock()
+
+	b.clock.Advance(11 * time.Hour)
+	c, err := b.eng.UpdateStatuses(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Failed)
+	_, good, _ := b.progress(t, enrs[0].ID)
+	require.Equal(t, db.MilestoneBehind, good["kickoff"].Status, "the other enrolment moved")
+	_, failed, _ := b.progress(t, enrs[1].ID)
+	require.Equal(t, db.MilestoneOnTrack, failed["kickoff"].Status, "the failing one rolled back")
+	require.True(t, failed["kickoff"].NextStatusAt.Equal(b.clock.Now().Add(DefaultCheckInterval)), "and was postponed")
+
+	b.mu.Lock()
+	b.failAccount = uuid.Nil
+	b.mu.Unlock()
+	b.clock.Advance(DefaultCheckInterval)
+	c, err = b.eng.UpdateStatuses(b.ctx)
+	require.NoError(t, err)
+	require.Zero(t, c.Failed)
+	_, failed, _ = b.progress(t, enrs[1].ID)
+	require.Equal(t, db.MilestoneBehind, failed["kickoff"].Status)
 }

@@ -292,9 +292,29 @@ func equalPtr[T comparable](a, b *T) bool {
 
 // OnAccountChanged enrols the account in the ACTIVE journeys whose FIELD_CHANGE trigger the
 // change matches (e.g. stage → ONBOARDING) and re-checks its live enrolments' conditions, in
-// tx (the mutation's transaction). An archived account is not enrolled.
+// tx (the mutation's transaction). An archived account is not enrolled, and archiving an
+// account cancels its live enrolments ("account archived").
 func (e *Engine) OnAccountChanged(ctx context.Context, tx bun.Tx, t db.Tenant, before, after *db.Account) error {
 	now := e.now()
+	if after.ArchivedAt != nil && before.ArchivedAt == nil {
+		enrs, err := db.LiveEnrollmentsOfAccounts(ctx, tx, t, []uuid.UUID{after.ID})
+		if err != nil {
+			return err
+		}
+		for i := range enrs {
+			r, err := e.load(ctx, tx, t, &enrs[i])
+			if err != nil {
+				return err
+			}
+			if err := e.cancel(ctx, tx, t, r, nil, "account archived", now); err != nil {
+				return err
+			}
+			if err := e.save(ctx, tx, t, r, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if after.ArchivedAt == nil {
 		for _, field := range changedFields(before, after) {
 			journeys, err := e.Definitions.ActiveByField(ctx, tx, t, field)

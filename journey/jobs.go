@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,10 +47,12 @@ var errStop = errors.New("stop")
 // WorkStep performs an automated step once, in one transaction with the enrolment locked: the
 // effect (outbox email, in-app messages, play runs) commits with the step row marked DONE, so
 // a retried or repeated job finds DONE and does nothing; effects also carry the step's
-// idempotency key. A step of an enrolment that ended, or of a skipped milestone, is SKIPPED.
+// idempotency key. A step of an enrolment that ended, of a skipped milestone or of an archived
+// journey is SKIPPED; a step of a PAUSED journey waits (river.JobSnooze) until it is resumed.
 // On the last failing attempt the step is FAILED with the error.
 func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttempts int) error {
 	t := db.Tenant{WorkspaceID: args.WorkspaceID}
+	var snooze time.Duration
 	err := db.InTx(ctx, e.DB, func(ctx context.Context, tx bun.Tx) error {
 		r, err := e.lockRun(ctx, tx, t, args.EnrollmentID)
 		if errors.Is(err, db.ErrNotFound) {
@@ -63,7 +66,12 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 			return errStop
 		}
 		now := e.now()
-		if st := r.ms[row.MilestoneKey]; !r.enr.Live() || st == nil || st.Status == db.MilestoneSkipped {
+		if r.pub.Journey.Status == db.JourneyPaused {
+			snooze = e.cfg().PauseRecheck
+			return errStop
+		}
+		if st := r.ms[row.MilestoneKey]; !r.enr.Live() || st == nil || st.Status == db.MilestoneSkipped ||
+			r.pub.Journey.Status == db.JourneyArchived {
 			row.Status, row.DoneAt = db.JourneyStepSkipped, &now
 			return db.UpdateStepState(ctx, tx, t, row)
 		}
@@ -112,7 +120,10 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 		return e.save(ctx, tx, t, r, now)
 	})
 	if errors.Is(err, errStop) {
-		return nil
+		err = nil
+	}
+	if snooze > 0 {
+		return river.JobSnooze(snooze)
 	}
 	if err != nil && attempt >= maxAttempts {
 		if ferr := e.failStep(ctx, t, args, err); ferr != nil {
@@ -175,6 +186,8 @@ type StatusCounts struct {
 	Stalled int
 	// Enrollments is how many enrolments with a due milestone time were looked at.
 	Enrollments int
+	// Failed is how many of them failed (logged, and postponed by CheckInterval).
+	Failed int
 }
 
 // UpdateStatuses applies the time-driven rules at the engine's clock, across workspaces:
@@ -229,8 +242,20 @@ func (e *Engine) UpdateStatuses(ctx context.Context) (StatusCounts, error) {
 			}
 			n = len(rows)
 			for i := range rows {
-				if err := e.tick(ctx, tx, &rows[i], now); err != nil {
-					return fmt.Errorf("enrolment %s: %w", rows[i].ID, err)
+				// Each enrolment in a savepoint: one that fails (a deadlock with a play step, a
+				// version that no longer loads) is logged and postponed, the others move on.
+				err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
+					return e.tick(ctx, sp, &rows[i], now)
+				})
+				if err == nil {
+					continue
+				}
+				c.Failed++
+				e.logger().ErrorContext(ctx, "journey status: enrolment failed", slog.String("workspace_id", rows[i].WorkspaceID.String()),
+					slog.String("enrollment_id", rows[i].ID.String()), slog.Any("error", err))
+				t := db.Tenant{WorkspaceID: rows[i].WorkspaceID}
+				if err := db.PostponeDueMilestones(ctx, tx, t, rows[i].ID, now, now.Add(e.cfg().CheckInterval)); err != nil {
+					return err
 				}
 			}
 			return nil

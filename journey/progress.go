@@ -31,6 +31,8 @@ type run struct {
 	progressed bool
 	// dirty: the enrolment row changed and must be written.
 	dirty bool
+	// vars caches the account's template values for the tasks of one change.
+	vars *play.Vars
 }
 
 // load reads what a change of the (locked) enrolment needs.
@@ -420,10 +422,14 @@ func (e *Engine) createTask(ctx context.Context, tx bun.Tx, t db.Tenant, r *run,
 	if s.Task == nil {
 		return fmt.Errorf("task step %s has no task", s.Key)
 	}
-	vars, err := e.Plays.AccountVars(ctx, tx, t, r.enr.AccountID)
-	if err != nil {
-		return err
+	if r.vars == nil {
+		v, err := e.Plays.AccountVars(ctx, tx, t, r.enr.AccountID)
+		if err != nil {
+			return err
+		}
+		r.vars = &v
 	}
+	vars := *r.vars
 	title, err := s.Task.Title.Render(vars)
 	if err != nil {
 		return err

@@ -79,12 +79,12 @@ func StartQueue(ctx context.Context, b *bun.DB, pool *pgxpool.Pool, resolver *gr
 	}
 	journeys := &journey.Engine{
 		DB:          b,
-		Definitions: &journey.Definitions{DB: b, Now: time.Now, Log: logger},
+		Definitions: resolver.JourneyService,
 		Plays:       engine,
 		Tasks:       resolver.TaskService,
 		Accounts:    resolver.AccountService,
 		Inserter:    inserter,
-		Config:      journey.EngineConfig{StatusInterval: sweep, CheckInterval: sweep},
+		Config:      journey.EngineConfig{StatusInterval: sweep},
 		Log:         logger,
 		Observe:     engine.OnJourneyEvent,
 	}

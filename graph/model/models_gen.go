@@ -224,6 +224,16 @@ type JourneyDefinition struct {
 	JSON JSON `json:"json"`
 }
 
+type JourneyEnrollmentConnection struct {
+	Edges    []*JourneyEnrollmentEdge `json:"edges"`
+	PageInfo *PageInfo                `json:"pageInfo"`
+}
+
+type JourneyEnrollmentEdge struct {
+	Cursor string             `json:"cursor"`
+	Node   *JourneyEnrollment `json:"node"`
+}
+
 type JourneyMilestoneFigures struct {
 	Key      string `json:"key"`
 	Name     string `json:"name"`
@@ -340,6 +350,23 @@ type MilestoneInput struct {
 	TargetDuration *string `json:"targetDuration,omitempty"`
 	Parallel       *bool   `json:"parallel,omitempty"`
 	CompleteWhen   JSON    `json:"completeWhen,omitempty"`
+}
+
+// A milestone within an enrolment.
+type MilestoneProgress struct {
+	Key       string          `json:"key"`
+	Name      string          `json:"name"`
+	Position  int             `json:"position"`
+	Status    MilestoneStatus `json:"status"`
+	StartedAt *time.Time      `json:"startedAt,omitempty"`
+	// startedAt + the milestone's target.
+	DueAt       *time.Time `json:"dueAt,omitempty"`
+	AtRiskAt    *time.Time `json:"atRiskAt,omitempty"`
+	BehindAt    *time.Time `json:"behindAt,omitempty"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	SkippedAt   *time.Time `json:"skippedAt,omitempty"`
+	// The steps started so far (none before the milestone starts).
+	Steps []*StepProgress `json:"steps"`
 }
 
 type Money struct {
@@ -702,6 +729,127 @@ func (e InAppMessageStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// How an enrolment began.
+type JourneyEnrollmentSource string
+
+const (
+	// enrollInJourney, enrollMatching or restartEnrollment.
+	JourneyEnrollmentSourceManual JourneyEnrollmentSource = "MANUAL"
+	// The journey's EVENT or FIELD_CHANGE trigger.
+	JourneyEnrollmentSourceTrigger JourneyEnrollmentSource = "TRIGGER"
+	// A play's ENROLL_IN_JOURNEY step.
+	JourneyEnrollmentSourcePlay JourneyEnrollmentSource = "PLAY"
+)
+
+var AllJourneyEnrollmentSource = []JourneyEnrollmentSource{
+	JourneyEnrollmentSourceManual,
+	JourneyEnrollmentSourceTrigger,
+	JourneyEnrollmentSourcePlay,
+}
+
+func (e JourneyEnrollmentSource) IsValid() bool {
+	switch e {
+	case JourneyEnrollmentSourceManual, JourneyEnrollmentSourceTrigger, JourneyEnrollmentSourcePlay:
+		return true
+	}
+	return false
+}
+
+func (e JourneyEnrollmentSource) String() string {
+	return string(e)
+}
+
+func (e *JourneyEnrollmentSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JourneyEnrollmentSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JourneyEnrollmentSource", str)
+	}
+	return nil
+}
+
+func (e JourneyEnrollmentSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JourneyEnrollmentSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JourneyEnrollmentSource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type JourneyEnrollmentStatus string
+
+const (
+	JourneyEnrollmentStatusActive    JourneyEnrollmentStatus = "ACTIVE"
+	JourneyEnrollmentStatusCompleted JourneyEnrollmentStatus = "COMPLETED"
+	JourneyEnrollmentStatusCancelled JourneyEnrollmentStatus = "CANCELLED"
+	// No progress for the journey's stallAfter; any progress makes it ACTIVE again.
+	JourneyEnrollmentStatusStalled JourneyEnrollmentStatus = "STALLED"
+)
+
+var AllJourneyEnrollmentStatus = []JourneyEnrollmentStatus{
+	JourneyEnrollmentStatusActive,
+	JourneyEnrollmentStatusCompleted,
+	JourneyEnrollmentStatusCancelled,
+	JourneyEnrollmentStatusStalled,
+}
+
+func (e JourneyEnrollmentStatus) IsValid() bool {
+	switch e {
+	case JourneyEnrollmentStatusActive, JourneyEnrollmentStatusCompleted, JourneyEnrollmentStatusCancelled, JourneyEnrollmentStatusStalled:
+		return true
+	}
+	return false
+}
+
+func (e JourneyEnrollmentStatus) String() string {
+	return string(e)
+}
+
+func (e *JourneyEnrollmentStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JourneyEnrollmentStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JourneyEnrollmentStatus", str)
+	}
+	return nil
+}
+
+func (e JourneyEnrollmentStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JourneyEnrollmentStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JourneyEnrollmentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type JourneyStatus string
 
 const (
@@ -825,6 +973,67 @@ func (e JourneyStepKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type JourneyStepStatus string
+
+const (
+	JourneyStepStatusPending JourneyStepStatus = "PENDING"
+	JourneyStepStatusDone    JourneyStepStatus = "DONE"
+	// Skipped with its milestone, or its task was cancelled.
+	JourneyStepStatusSkipped JourneyStepStatus = "SKIPPED"
+	// An automated step that failed every attempt, or a task that could not be created.
+	JourneyStepStatusFailed JourneyStepStatus = "FAILED"
+)
+
+var AllJourneyStepStatus = []JourneyStepStatus{
+	JourneyStepStatusPending,
+	JourneyStepStatusDone,
+	JourneyStepStatusSkipped,
+	JourneyStepStatusFailed,
+}
+
+func (e JourneyStepStatus) IsValid() bool {
+	switch e {
+	case JourneyStepStatusPending, JourneyStepStatusDone, JourneyStepStatusSkipped, JourneyStepStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e JourneyStepStatus) String() string {
+	return string(e)
+}
+
+func (e *JourneyStepStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JourneyStepStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JourneyStepStatus", str)
+	}
+	return nil
+}
+
+func (e JourneyStepStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JourneyStepStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JourneyStepStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type LifecycleStage string
 
 const (
@@ -883,6 +1092,71 @@ func (e *LifecycleStage) UnmarshalJSON(b []byte) error {
 }
 
 func (e LifecycleStage) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type MilestoneStatus string
+
+const (
+	MilestoneStatusNotStarted MilestoneStatus = "NOT_STARTED"
+	MilestoneStatusOnTrack    MilestoneStatus = "ON_TRACK"
+	// Most of its target time (the journey's atRiskShare) is used.
+	MilestoneStatusAtRisk MilestoneStatus = "AT_RISK"
+	// Past its target.
+	MilestoneStatusBehind  MilestoneStatus = "BEHIND"
+	MilestoneStatusDone    MilestoneStatus = "DONE"
+	MilestoneStatusSkipped MilestoneStatus = "SKIPPED"
+)
+
+var AllMilestoneStatus = []MilestoneStatus{
+	MilestoneStatusNotStarted,
+	MilestoneStatusOnTrack,
+	MilestoneStatusAtRisk,
+	MilestoneStatusBehind,
+	MilestoneStatusDone,
+	MilestoneStatusSkipped,
+}
+
+func (e MilestoneStatus) IsValid() bool {
+	switch e {
+	case MilestoneStatusNotStarted, MilestoneStatusOnTrack, MilestoneStatusAtRisk, MilestoneStatusBehind, MilestoneStatusDone, MilestoneStatusSkipped:
+		return true
+	}
+	return false
+}
+
+func (e MilestoneStatus) String() string {
+	return string(e)
+}
+
+func (e *MilestoneStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MilestoneStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MilestoneStatus", str)
+	}
+	return nil
+}
+
+func (e MilestoneStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MilestoneStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MilestoneStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

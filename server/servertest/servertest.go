@@ -50,9 +50,10 @@ type Env struct {
 
 // settings are what Options change.
 type settings struct {
-	cfg   server.Config
-	feed  feed.Config
-	ownDB bool
+	cfg        server.Config
+	feed       feed.Config
+	ownDB      bool
+	isolatedDB bool
 }
 
 // WithFeed edits the live-feed hub's config (poll interval, buffer, retention, clock).
@@ -68,11 +69,16 @@ func WithConfig(edit func(*server.Config)) Option { return func(s *settings) { e
 // Env.Bun.DBStats() counts only this server's SQL statements.
 func WithOwnDB() Option { return func(s *settings) { s.ownDB = true } }
 
+// WithIsolatedDB runs the server on a database of its own (dbtest.Isolated), so its River
+// workers and periodic jobs neither see nor touch other tests' rows: for scenarios whose
+// background work (journey status checks every second) would otherwise run on, and be
+// counted by, other tests' servers.
+func WithIsolatedDB() Option { return func(s *settings) { s.isolatedDB = true } }
+
 // New starts the real handler on the test package's database (dbtest.Main must run in
 // TestMain). The server stops when the test ends.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
-	d := dbtest.DB(t)
 	st := settings{cfg: server.Config{
 		Addr: "127.0.0.1:0", Dev: true, CORSOrigins: []string{"http://localhost:5173"},
 		AccessTokenTTL: 15 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
@@ -81,6 +87,10 @@ func New(t testing.TB, opts ...Option) *Env {
 	}, feed: feed.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	for _, o := range opts {
 		o(&st)
+	}
+	d := dbtest.DB(t)
+	if st.isolatedDB {
+		d = dbtest.Isolated(t)
 	}
 	cfg := st.cfg
 	bunDB, pool := d.Bun, d.Pool
@@ -100,7 +110,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	logger := slog.New(server.NewLogHandler(slog.NewTextHandler(io.Discard, nil)))
 	resolver := graph.NewResolver(bunDB, authService, time.Now)
-	stopQueue, err := server.StartQueue(context.Background(), bunDB, pool, resolver, logger, time.Second,
+	// Background work (River workers, the play sweep, the journey status job) runs on the
+	// package pool, so WithOwnDB's statement counts see only the server's requests.
+	stopQueue, err := server.StartQueue(context.Background(), d.Bun, d.Pool, resolver, logger, time.Second,
 		server.WithDelivery(delivery.Config{AllowPrivateWebhookTargets: true}))
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -108,7 +120,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		defer cancel()
 		require.NoError(t, stopQueue(ctx))
 	})
-	stopFeed, err := server.StartFeed(context.Background(), bunDB, pool, resolver, st.feed)
+	stopFeed, err := server.StartFeed(context.Background(), d.Bun, d.Pool, resolver, st.feed)
 	require.NoError(t, err)
 	t.Cleanup(stopFeed)
 	srv := server.New(cfg, server.Deps{
