@@ -24,6 +24,7 @@ import (
 
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/server"
 	"github.com/stewardhq/steward/task"
 )
 
@@ -239,6 +240,7 @@ func RunFeeds(ctx context.Context, opts FeedsOptions) (*FeedsReport, error) {
 	if rep.Machine, err = describeMachine(ctx, opts.Pool); err != nil {
 		return nil, err
 	}
+	rep.Machine.DBMaxConns = server.DefaultDBMaxConns // the server processes' pool
 	// Each subscriber is a socket here and one in the server (a child, which inherits this
 	// limit).
 	if err := raiseFileLimit(uint64(opts.Subscribers) + 4096); err != nil {
