@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"time"
 
@@ -115,7 +116,8 @@ func toGraphAccountActivityEvent(ev *feed.Event) *model.AccountActivityEvent {
 	case db.TopicPlayRun:
 		out.PlayRunID = c.SubjectID
 	case db.TopicEvent:
-		out.Event = &model.RecordedEvent{ID: globalID(kindEvent, idOrNil(c.SubjectID)), Name: ev.Fact("name"),
+		out.Event = &model.RecordedEvent{ID: base64.RawURLEncoding.EncodeToString([]byte(kindEvent + ":" + ev.Fact("eventId"))),
+			ClientEventID: ev.Fact("clientEventId"), Name: ev.Fact("name"),
 			OccurredAt: factTime(ev, "occurredAt"), ContactID: c.ContactID}
 	case db.TopicJourney:
 		out.Journey = toGraphJourneyProgressEvent(ev)
