@@ -34,6 +34,12 @@ const (
 // bad input on "after". When the hub ends the subscription early the client receives an
 // error with code FEED_INTERRUPTED.
 func subscribe[T any](ctx context.Context, hub *feed.Hub, f feed.Filter, err error, after *string, convert func(*feed.Event) T) (<-chan T, error) {
+	if ctx.Err() != nil {
+		// The client ended the subscription while it was being set up: nothing to report.
+		ch := make(chan T)
+		close(ch)
+		return ch, nil
+	}
 	if err != nil {
 		return nil, err
 	}
