@@ -34,6 +34,7 @@ const (
 	KindRecorded   = "recorded" // a usage event
 	KindStarted    = "started"  // a play run
 	KindFinished   = "finished" // a play run, in any final status
+	KindRetried    = "retried"  // a failed play run put back to RUNNING
 )
 
 // ChangeChannel is the NOTIFY channel that wakes change log readers. Its payload is the

@@ -322,6 +322,7 @@ func (h *Hub) dropLocked(s *subscriber, err error) {
 func (h *Hub) read(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	retry := h.cfg.RetryInterval
 	for {
 		select {
 		case <-ctx.Done():
@@ -337,7 +338,11 @@ func (h *Hub) read(ctx context.Context) {
 		case err != nil:
 			h.cfg.Logger.Warn("read change log", slog.Any("error", err))
 		case pending:
-			next = h.cfg.RetryInterval
+			// The transaction holding rows back may never notify: look again soon, backing
+			// off while it lasts (a long sweep), up to the poll interval.
+			next, retry = min(retry, next), min(2*retry, h.cfg.PollInterval)
+		default:
+			retry = h.cfg.RetryInterval
 		}
 		timer.Reset(next)
 	}

@@ -142,7 +142,7 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 		return next(withLoaders(ctx, b))
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		if graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
 			// Each event of a subscription loads fresh: loader caches must not outlive it.
 			ctx = withLoaders(ctx, b)
 		}

@@ -108,7 +108,9 @@ func New(t testing.TB, opts ...Option) *Env {
 		defer cancel()
 		require.NoError(t, stopQueue(ctx))
 	})
-	stopFeed, err := server.StartFeed(context.Background(), bunDB, pool, resolver, st.feed)
+	// The hub reads through the package pool, so WithOwnDB's statement counts see only the
+	// server's requests, not the hub's polling.
+	stopFeed, err := server.StartFeed(context.Background(), d.Bun, d.Pool, resolver, st.feed)
 	require.NoError(t, err)
 	t.Cleanup(stopFeed)
 	srv := server.New(cfg, server.Deps{
