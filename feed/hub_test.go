@@ -253,3 +253,17 @@ func TestCursorRoundTrip(t *testing.T) {
 		require.True(t, errors.Is(err, feed.ErrBadCursor), "%q", bad)
 	}
 }
+
+// A journey row as db.JourneyChange writes it reaches the journey's and the account's feeds.
+func TestJourneyRowsReachTheirFeeds(t *testing.T) {
+	t.Parallel()
+	b := setup(t, feed.Config{PollInterval: 20 * time.Millisecond}, true)
+	journey, enrollment, account := uuid.New(), uuid.New(), uuid.New()
+	byJourney, _ := b.subscribe(t, b.ctx, feed.Request{Filter: feed.JourneyProgress(journey)})
+	byAccount, _ := b.subscribe(t, b.ctx, feed.Request{Filter: feed.AccountActivity(account)})
+	require.NoError(t, db.AppendChanges(b.ctx, b.db.Bun, b.tenant,
+		db.JourneyChange(uuid.New(), uuid.New(), uuid.New(), "ENTERED", "", ""),
+		db.JourneyChange(journey, enrollment, account, "BEHIND", "integration", "BEHIND")))
+	require.Equal(t, []string{"BEHIND"}, receive(t, byJourney, 1))
+	require.Equal(t, []string{"BEHIND"}, receive(t, byAccount, 1))
+}
