@@ -56,6 +56,8 @@ type HandlerConfig struct {
 	// WSPingInterval is how often the server pings graphql-transport-ws clients; one that
 	// answers no pong within two intervals is disconnected.
 	WSPingInterval time.Duration
+	// WSConnections, when set, tracks open websockets (for closing them at shutdown).
+	WSConnections *WSConnections
 }
 
 func (c *HandlerConfig) defaults() {
@@ -83,6 +85,9 @@ func (c *HandlerConfig) defaults() {
 	if c.WSPingInterval == 0 {
 		c.WSPingInterval = DefaultWSPingInterval
 	}
+	if c.WSConnections == nil {
+		c.WSConnections = &WSConnections{}
+	}
 }
 
 // NewHandler builds the GraphQL endpoint: transports (POST, GET, graphql-transport-ws), the
@@ -101,6 +106,7 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 			},
 			initTimeout:      cfg.WSInitTimeout,
 			maxSubscriptions: cfg.WSMaxSubscriptions,
+			conns:            cfg.WSConnections,
 		},
 	})
 	srv.AddTransport(transport.Options{})

@@ -37,11 +37,13 @@ type Server struct {
 	cfg     Config
 	deps    Deps
 	handler http.Handler
+	ws      *graph.WSConnections
 }
 
 // New builds the routes and middleware.
 func New(cfg Config, deps Deps) *Server {
 	m := newMetrics(deps.Pool)
+	ws := &graph.WSConnections{}
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Dev:              cfg.Dev,
 		OperationTimeout: cfg.OperationTimeout,
@@ -51,6 +53,7 @@ func New(cfg Config, deps Deps) *Server {
 
 		WSInitTimeout:      cfg.WSInitTimeout,
 		WSMaxSubscriptions: cfg.WSMaxSubscriptions,
+		WSConnections:      ws,
 	}, deps.Resolver, deps.Bun)
 
 	mux := http.NewServeMux()
@@ -74,8 +77,12 @@ func New(cfg Config, deps Deps) *Server {
 		MaxAge:           600,
 	})
 	h := withRequestID(withAccessLog(deps.Logger, c.Handler(mux)))
-	return &Server{cfg: cfg, deps: deps, handler: h}
+	return &Server{cfg: cfg, deps: deps, handler: h, ws: ws}
 }
+
+// Websockets returns the open graphql-transport-ws connections: shutdown closes them with
+// CloseAll (http.Server.Shutdown leaves hijacked connections open).
+func (s *Server) Websockets() *graph.WSConnections { return s.ws }
 
 // Handler returns the root handler (tests serve it with httptest).
 func (s *Server) Handler() http.Handler { return s.handler }
