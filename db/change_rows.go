@@ -63,3 +63,19 @@ func InAppChange(m *InAppMessage, kind string) *Change {
 		"createdAt": m.CreatedAt.UTC().Format(time.RFC3339Nano),
 	})}
 }
+
+// JourneyChange is the change row of a journey event: kind is the journey event kind
+// (ENTERED, COMPLETED, MILESTONE_STARTED, AT_RISK, BEHIND...), the subject is the enrolment;
+// milestone (its key) and status (of the milestone or enrolment after the change) may be
+// empty. The journeyProgress and accountActivity feeds read exactly these.
+func JourneyChange(journeyID, enrollmentID, accountID uuid.UUID, kind, milestone, status string) *Change {
+	f := map[string]any{"enrollmentId": enrollmentID}
+	if milestone != "" {
+		f["milestone"] = milestone
+	}
+	if status != "" {
+		f["status"] = status
+	}
+	return &Change{Topic: TopicJourney, Kind: kind, SubjectID: &enrollmentID, JourneyID: &journeyID,
+		AccountID: &accountID, Payload: facts(f)}
+}

@@ -86,8 +86,10 @@ type subscriber struct {
 	workspace uuid.UUID
 	filter    Filter
 	// live is written by the hub under mu and closed by it (with err set first) when the
-	// subscriber is dropped or removed.
+	// subscriber is dropped or removed; gone closes at the same time, so a subscription
+	// stuck sending to a client that stopped reading ends too.
 	live chan *Event
+	gone chan struct{}
 	err  error
 }
 
@@ -209,7 +211,8 @@ func Subscribe[T any](ctx context.Context, h *Hub, req Request, convert func(*Ev
 		}
 		after = &p
 	}
-	s := &subscriber{workspace: req.Tenant.WorkspaceID, filter: req.Filter, live: make(chan *Event, h.cfg.BufferSize)}
+	s := &subscriber{workspace: req.Tenant.WorkspaceID, filter: req.Filter,
+		live: make(chan *Event, h.cfg.BufferSize), gone: make(chan struct{})}
 	from, err := h.add(s)
 	if err != nil {
 		return nil, err
@@ -229,6 +232,9 @@ func Subscribe[T any](ctx context.Context, h *Hub, req Request, convert func(*Ev
 			case out <- convert(ev):
 				return true
 			case <-ctx.Done():
+				return false
+			case <-s.gone:
+				end = s.err
 				return false
 			}
 		}
@@ -315,6 +321,7 @@ func (h *Hub) dropLocked(s *subscriber, err error) {
 	h.count--
 	s.err = err
 	close(s.live)
+	close(s.gone)
 }
 
 // read is the reader loop: it reads on a wake-up, on the poll interval, and soon again while

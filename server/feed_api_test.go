@@ -78,6 +78,28 @@ func subscribeError(t *testing.T, c *servertest.WSClient, id string) servertest.
 	return errs[0]
 }
 
+// collect reads `next` messages until it has want[id] of each subscription, and returns their
+// data by id in arrival order.
+func collect(t *testing.T, c *servertest.WSClient, want map[string]int) map[string][]json.RawMessage {
+	t.Helper()
+	got := map[string][]json.RawMessage{}
+	missing := 0
+	for _, n := range want {
+		missing += n
+	}
+	for missing > 0 {
+		m := c.Next(t)
+		require.Equal(t, "next", m.Type, "%s %s", m.ID, m.Payload)
+		require.Less(t, len(got[m.ID]), want[m.ID], "unexpected message for %s: %s", m.ID, m.Payload)
+		var resp servertest.Response
+		require.NoError(t, json.Unmarshal(m.Payload, &resp))
+		require.Empty(t, resp.Errors)
+		got[m.ID] = append(got[m.ID], resp.Data)
+		missing--
+	}
+	return got
+}
+
 // waitSubscribers waits until the hub serves n subscriptions (the subscribe was processed).
 func waitSubscribers(t *testing.T, env *servertest.Env, n int) {
 	t.Helper()
@@ -249,11 +271,16 @@ func TestFeedsOfAPlayRunByTheWorker(t *testing.T) {
 			PlayRun struct{ ID, Status string }
 		} `json:"playRunUpdates"`
 	}
-	var re runEvent
-	admin.NextData(t, "runs", &re)
-	require.Equal(t, "started", re.PlayRunUpdates.Kind)
-	require.Equal(t, "RUNNING", re.PlayRunUpdates.Status)
-	require.Equal(t, runID, re.PlayRunUpdates.PlayRun.ID)
+	// The admin's socket carries two subscriptions: their messages interleave, each in order.
+	byID := collect(t, admin, map[string]int{"runs": 2, "activity": 3})
+	var runs []string
+	for _, data := range byID["runs"] {
+		var re runEvent
+		require.NoError(t, json.Unmarshal(data, &re))
+		require.Equal(t, runID, re.PlayRunUpdates.PlayRun.ID)
+		runs = append(runs, re.PlayRunUpdates.Kind+" "+re.PlayRunUpdates.Status)
+	}
+	require.Equal(t, []string{"started RUNNING", "finished COMPLETED"}, runs)
 
 	var inApp struct {
 		InAppMessages struct {
@@ -270,8 +297,8 @@ func TestFeedsOfAPlayRunByTheWorker(t *testing.T) {
 	require.Equal(t, "PENDING", inApp.InAppMessages.Message.Status)
 	require.Equal(t, f.contactID, inApp.InAppMessages.Message.Contact.ID)
 
-	// accountActivity: the run starting, the note, the run finishing; runs finish in the
-	// order of their transactions, so the activity feed sees them in that order.
+	// accountActivity: the run starting, the note, the run finishing, in the order of their
+	// transactions.
 	type activity struct {
 		AccountActivity struct {
 			Kind          string
@@ -285,22 +312,9 @@ func TestFeedsOfAPlayRunByTheWorker(t *testing.T) {
 		} `json:"accountActivity"`
 	}
 	var kinds []string
-	for len(kinds) < 3 {
-		m := admin.Next(t)
-		require.Equal(t, "next", m.Type, "%s", m.Payload)
-		if m.ID == "runs" {
-			var re runEvent
-			require.NoError(t, json.Unmarshal(m.Payload, &struct {
-				Data *runEvent `json:"data"`
-			}{&re}))
-			require.Equal(t, "finished", re.PlayRunUpdates.Kind)
-			require.Equal(t, "COMPLETED", re.PlayRunUpdates.Status)
-			continue
-		}
+	for _, data := range byID["activity"] {
 		var a activity
-		require.NoError(t, json.Unmarshal(m.Payload, &struct {
-			Data *activity `json:"data"`
-		}{&a}))
+		require.NoError(t, json.Unmarshal(data, &a))
 		require.Equal(t, "Fabrikam", a.AccountActivity.Account.Name)
 		kinds = append(kinds, a.AccountActivity.Kind)
 		switch a.AccountActivity.Kind {
@@ -316,22 +330,12 @@ func TestFeedsOfAPlayRunByTheWorker(t *testing.T) {
 	env.Do(t, f.ws.AdminToken, `mutation($e: [EventInput!]!) { recordEvents(events: $e) { accepted } }`, map[string]any{"e": []map[string]any{{
 		"clientEventId": "ev-1", "accountId": f.accountID, "contactEmail": "dana@fabrikam.example", "name": "login",
 		"occurredAt": time.Now().UTC().Format(time.RFC3339Nano)}}}).Decode(t, &struct{}{})
-	for {
-		var a activity
-		m := admin.Next(t)
-		require.Equal(t, "next", m.Type)
-		if m.ID != "activity" {
-			continue // the run's finish, if not read yet
-		}
-		require.NoError(t, json.Unmarshal(m.Payload, &struct {
-			Data *activity `json:"data"`
-		}{&a}))
-		require.Equal(t, "event.recorded", a.AccountActivity.Kind)
-		require.Equal(t, "login", a.AccountActivity.Event.Name)
-		require.Equal(t, "ev-1", a.AccountActivity.Event.ClientEventID)
-		require.Equal(t, f.contactID, a.AccountActivity.Event.Contact.ID)
-		break
-	}
+	var a activity
+	require.NoError(t, json.Unmarshal(collect(t, admin, map[string]int{"activity": 1})["activity"][0], &a))
+	require.Equal(t, "event.recorded", a.AccountActivity.Kind)
+	require.Equal(t, "login", a.AccountActivity.Event.Name)
+	require.Equal(t, "ev-1", a.AccountActivity.Event.ClientEventID)
+	require.Equal(t, f.contactID, a.AccountActivity.Event.Contact.ID)
 
 	// The partner's product marks the message displayed: the partner's feed hears it.
 	env.Do(t, f.ws.AdminToken, `mutation($id: ID!) { markInAppMessage(id: $id, status: DISPLAYED) { id } }`,

@@ -101,8 +101,8 @@ func TestAbruptDisconnectsLeakNothing(t *testing.T) {
 	}
 	t.Logf("peak subscribers %d", peak)
 
-	require.Eventually(t, func() bool { return env.Feed.Subscribers() == 0 }, 30*time.Second, 20*time.Millisecond,
-		"subscriptions of vanished clients were not removed")
+	require.Eventually(t, func() bool { return env.Feed.Subscribers() == 0 && env.Websockets.Len() == 0 }, 30*time.Second,
+		20*time.Millisecond, "subscriptions or connections of vanished clients were not removed")
 	var goroutines int
 	var heap uint64
 	deadline := time.Now().Add(30 * time.Second)

@@ -102,3 +102,16 @@ func TestWebsocketClosesWhenTheTokenExpires(t *testing.T) {
 	require.False(t, time.Now().Before(exp.Truncate(time.Second)), "closed at expiry, not before")
 	waitSubscribers(t, env, 0)
 }
+
+// Shutdown closes the open websockets with a code clients retry.
+func TestWebsocketsCloseAll(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	ws := env.NewWorkspace(t)
+	a, b := env.ConnectWS(t, ws.AdminToken), env.ConnectWS(t, ws.AdminToken)
+	require.Equal(t, 2, env.Websockets.Len())
+	require.Equal(t, 2, env.Websockets.CloseAll(int(websocket.StatusServiceRestart), "restarting"))
+	require.Equal(t, websocket.StatusServiceRestart, a.CloseStatus(t))
+	require.Equal(t, websocket.StatusServiceRestart, b.CloseStatus(t))
+	require.Eventually(t, func() bool { return env.Websockets.Len() == 0 }, servertest.WSTimeout, 5*time.Millisecond)
+}

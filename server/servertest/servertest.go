@@ -45,7 +45,9 @@ type Env struct {
 	Config server.Config
 	// Feed is the server's live-feed hub.
 	Feed *feed.Hub
-	seq  atomic.Int64
+	// Websockets are the server's open graphql-transport-ws connections.
+	Websockets *graph.WSConnections
+	seq        atomic.Int64
 }
 
 // settings are what Options change.
@@ -122,7 +124,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Env{URL: hs.URL, Server: hs, Bun: bunDB, Auth: authService, Config: cfg, Feed: resolver.Feed}
+	return &Env{URL: hs.URL, Server: hs, Bun: bunDB, Auth: authService, Config: cfg, Feed: resolver.Feed, Websockets: srv.Websockets()}
 }
 
 // Workspace is a tenant made for one test, with a signed-in admin.
