@@ -150,6 +150,7 @@ func TestCluster(t *testing.T) {
 		t.Parallel()
 		// A works no jobs, so the play step below can only run on B.
 		a := startProcess(t, bin, "A", d.URL, "STEWARD_QUEUE_WORKERS=0")
+		require.Contains(t, a.log(), "this process works no jobs")
 		b := startProcess(t, bin, "B", d.URL)
 		f := newFeedFixture(t, d.Bun, b)
 		client := dialWS(t, a, loginAt(t, a, f.csm.Email))
