@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,12 +36,19 @@ func TestCluster(t *testing.T) {
 		client := dialWS(t, p, u.Token)
 		client.subscribe(t, "tasks", taskFeedQuery, map[string]any{"a": map[string]any{"me": true}})
 
-		// A request whose body is still arriving when the signal comes.
+		// A request whose body is still arriving when the signal comes. It asks for 100 Continue,
+		// which the server sends once the handler reads the body: then the request is in
+		// flight (not a connection still waiting in the accept queue).
 		body, bodyWriter := io.Pipe()
-		req, err := http.NewRequest(http.MethodPost, p.URL+"/graphql", body)
+		inHandler := make(chan struct{})
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			Got100Continue: func() { close(inHandler) },
+		}), http.MethodPost, p.URL+"/graphql", body)
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+u.Token)
+		req.Header.Set("Expect", "100-continue")
+		httpClient := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
 		type result struct {
 			status int
 			body   string
@@ -48,7 +56,7 @@ func TestCluster(t *testing.T) {
 		}
 		inflight := make(chan result, 1)
 		go func() {
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := httpClient.Do(req)
 			if err != nil {
 				inflight <- result{err: err}
 				return
@@ -57,6 +65,11 @@ func TestCluster(t *testing.T) {
 			b, err := io.ReadAll(resp.Body)
 			inflight <- result{status: resp.StatusCode, body: string(b), err: err}
 		}()
+		select {
+		case <-inHandler:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no 100 Continue: the request never reached its handler")
+		}
 		_, err = bodyWriter.Write([]byte(`{"query": "{ me `))
 		require.NoError(t, err)
 
@@ -137,6 +150,7 @@ func TestCluster(t *testing.T) {
 		t.Parallel()
 		// A works no jobs, so the play step below can only run on B.
 		a := startProcess(t, bin, "A", d.URL, "STEWARD_QUEUE_WORKERS=0")
+		require.Contains(t, a.log(), "this process works no jobs")
 		b := startProcess(t, bin, "B", d.URL)
 		f := newFeedFixture(t, d.Bun, b)
 		client := dialWS(t, a, loginAt(t, a, f.csm.Email))

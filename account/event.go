@@ -78,6 +78,9 @@ func (s *Service) RecordEvents(ctx context.Context, t db.Tenant, in []EventInput
 		if err := advanceActivity(ctx, tx, t, stored); err != nil {
 			return err
 		}
+		if err := db.AppendChanges(ctx, tx, t, db.EventChanges(stored)...); err != nil {
+			return err
+		}
 		if s.Hooks.EventsRecorded != nil && len(stored) > 0 {
 			return s.Hooks.EventsRecorded(ctx, tx, t, stored)
 		}

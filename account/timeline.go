@@ -48,6 +48,9 @@ func (s *Service) AddTimelineEntry(ctx context.Context, t db.Tenant, in Timeline
 		if err := db.InsertTimelineEntry(ctx, tx, t, e); err != nil {
 			return err
 		}
+		if err := db.AppendChanges(ctx, tx, t, db.TimelineChange(e)); err != nil {
+			return err
+		}
 		if s.Hooks.TimelineAdded != nil {
 			return s.Hooks.TimelineAdded(ctx, tx, t, e)
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/server"
 	"github.com/stewardhq/steward/task"
 )
 
@@ -83,6 +84,8 @@ type FeedsOptions struct {
 	Writers         int
 	MutationWorkers int
 	Rounds          int
+	// Variants are the latency phase's runs; nil means DefaultFeedVariants.
+	Variants []FeedVariant
 	// Progress receives one line per step; Logger the benchmark's warnings.
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -105,6 +108,9 @@ func (o FeedsOptions) withDefaults() (FeedsOptions, error) {
 	o.Writers = orDefault(o.Writers, DefaultFeedWriters)
 	o.MutationWorkers = orDefault(o.MutationWorkers, DefaultFeedMutationWorkers)
 	o.Rounds = orDefault(o.Rounds, DefaultFeedRounds)
+	if o.Variants == nil {
+		o.Variants = DefaultFeedVariants
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -116,14 +122,15 @@ func (o FeedsOptions) withDefaults() (FeedsOptions, error) {
 
 // FeedsReport is what RunFeeds measured; latencies in milliseconds.
 type FeedsReport struct {
-	Machine     Machine            `json:"machine"`
-	Subscribers int                `json:"subscribers"`
-	Connect     FeedConnect        `json:"connect"`
-	Idle        FeedIdle           `json:"idle"`
-	Latency     FeedLatency        `json:"latency"`
-	Mutations   []FeedMutations    `json:"mutations"`
-	Overhead    map[string]float64 `json:"overhead_vs_off"`
-	Goals       FeedGoals          `json:"goals"`
+	Machine     Machine     `json:"machine"`
+	Subscribers int         `json:"subscribers"`
+	Connect     FeedConnect `json:"connect"`
+	Idle        FeedIdle    `json:"idle"`
+	// Latency has one entry per LatencyVariant.
+	Latency   []FeedLatency      `json:"latency"`
+	Mutations []FeedMutations    `json:"mutations"`
+	Overhead  map[string]float64 `json:"overhead_vs_off"`
+	Goals     FeedGoals          `json:"goals"`
 }
 
 // FeedConnect is how the subscribers connected.
@@ -150,18 +157,27 @@ type FeedIdle struct {
 // the server process. Latency runs from the writer's commit returning to the subscriber's
 // read of the event.
 type FeedLatency struct {
-	TargetRate   int     `json:"target_rate"`
-	AchievedRate float64 `json:"achieved_rate"`
-	Sent         int     `json:"sent"`
+	// Variant is how writers wake the readers: NOTIFY in the writing transaction (change
+	// log "on"), or no NOTIFY and the readers polling (change log "nonotify").
+	Variant      FeedVariant `json:"variant"`
+	TargetRate   int         `json:"target_rate"`
+	AchievedRate float64     `json:"achieved_rate"`
+	Sent         int         `json:"sent"`
 	// Behind counts events the writers could not start on time (all Writers busy).
-	Behind      int `json:"behind"`
+	Behind int `json:"behind"`
+	// NotSent counts events dropped because the writers were still behind at twice the
+	// phase's duration (the rate cannot be held at all).
+	NotSent     int `json:"not_sent"`
 	WriteErrors int `json:"write_errors"`
 	Delivered   int `json:"delivered"`
 	Missing     int `json:"missing"`
 	Duplicates  int `json:"duplicates"`
 	// Early counts events read before their writer saw the commit return (latency 0).
-	Early      int     `json:"early"`
-	Failures   int64   `json:"failures"`
+	Early    int   `json:"early"`
+	Failures int64 `json:"failures"`
+	// ServerCPU is the server process's CPU time during the phase, per second of the phase
+	// (1.0 = one core busy).
+	ServerCPU  float64 `json:"server_cpu_cores"`
 	FirstError string  `json:"first_error,omitempty"`
 	CommitP50  float64 `json:"commit_p50_ms"`
 	P50        float64 `json:"p50_ms"`
@@ -182,6 +198,18 @@ type FeedMutations struct {
 	P50      float64 `json:"p50_ms"`
 	P99      float64 `json:"p99_ms"`
 }
+
+// FeedVariant is one way of waking the change log readers.
+type FeedVariant struct {
+	// Mode is the writers' change log mode (db.ChangeLogOn or db.ChangeLogNoNotify).
+	Mode string `json:"mode"`
+	// PollInterval is the server's STEWARD_FEED_POLL_INTERVAL; 0 keeps its default.
+	PollInterval time.Duration `json:"poll_interval_ns,omitempty"`
+}
+
+// DefaultFeedVariants are what the latency phase compares: the design as built (NOTIFY from
+// each writing transaction, 1 s poll as a fallback), and no NOTIFY with a 25 ms poll.
+var DefaultFeedVariants = []FeedVariant{{Mode: db.ChangeLogOn}, {Mode: db.ChangeLogNoNotify, PollInterval: 25 * time.Millisecond}}
 
 // FeedGoals are the issue's goals.
 type FeedGoals struct {
@@ -212,6 +240,7 @@ func RunFeeds(ctx context.Context, opts FeedsOptions) (*FeedsReport, error) {
 	if rep.Machine, err = describeMachine(ctx, opts.Pool); err != nil {
 		return nil, err
 	}
+	rep.Machine.DBMaxConns = server.DefaultDBMaxConns // the server processes' pool
 	// Each subscriber is a socket here and one in the server (a child, which inherits this
 	// limit).
 	if err := raiseFileLimit(uint64(opts.Subscribers) + 4096); err != nil {
@@ -229,8 +258,10 @@ func RunFeeds(ctx context.Context, opts FeedsOptions) (*FeedsReport, error) {
 		}
 	}
 
-	if err := runFeedLatency(ctx, opts, ds, tokens, rep); err != nil {
-		return nil, err
+	for i, v := range opts.Variants {
+		if err := runFeedLatency(ctx, opts, v, i == 0, ds, tokens, rep); err != nil {
+			return nil, err
+		}
 	}
 	if err := runFeedMutations(ctx, opts, ds, tokens[0], rep); err != nil {
 		return nil, err
@@ -238,14 +269,23 @@ func RunFeeds(ctx context.Context, opts FeedsOptions) (*FeedsReport, error) {
 	return rep, nil
 }
 
-// runFeedLatency connects the subscribers to a fresh server process, reads its memory idle,
-// then runs the fixed-rate phase.
-func runFeedLatency(ctx context.Context, opts FeedsOptions, ds *feedDataset, tokens []string, rep *FeedsReport) error {
-	fmt.Fprintln(opts.Progress, "feeds: starting a server process (change log on)")
-	srv, err := startServerProcess(ctx, opts.Binary, opts.DatabaseURL, append(slices.Clone(opts.ServerEnv), "STEWARD_CHANGE_LOG="+db.ChangeLogOn)...)
+// runFeedLatency connects the subscribers to a fresh server process, reads its memory idle
+// when measureIdle, then runs the fixed-rate phase with the writers in v's change log mode.
+func runFeedLatency(ctx context.Context, opts FeedsOptions, v FeedVariant, measureIdle bool, ds *feedDataset, tokens []string, rep *FeedsReport) error {
+	fmt.Fprintf(opts.Progress, "feeds: starting a server process (writers' change log %s, poll interval %s)\n", v.Mode, v.PollInterval)
+	env := append(slices.Clone(opts.ServerEnv), "STEWARD_CHANGE_LOG="+v.Mode)
+	if v.PollInterval > 0 {
+		env = append(env, "STEWARD_FEED_POLL_INTERVAL="+v.PollInterval.String())
+	}
+	srv, err := startServerProcess(ctx, opts.Binary, opts.DatabaseURL, env...)
 	if err != nil {
 		return err
 	}
+	// This process writes the tasks: its mode decides whether they NOTIFY.
+	if err := db.SetChangeLogMode(v.Mode); err != nil {
+		return err
+	}
+	defer db.SetChangeLogMode(db.ChangeLogOn) //nolint:errcheck // a known mode
 	defer srv.stop()
 	time.Sleep(feedSettle)
 	before, err := srv.memory()
@@ -261,6 +301,12 @@ func runFeedLatency(ctx context.Context, opts FeedsOptions, ds *feedDataset, tok
 	}
 	defer subs.close()
 	took := time.Since(start)
+	if !measureIdle {
+		lat, err := feedLatencyPhase(ctx, opts, srv, ds, subs)
+		lat.Variant = v
+		rep.Latency = append(rep.Latency, lat)
+		return err
+	}
 	rep.Connect = FeedConnect{Seconds: took.Seconds(), PerSec: float64(len(tokens)) / took.Seconds()}
 	time.Sleep(feedSettle)
 	after, err := srv.memory()
@@ -278,7 +324,9 @@ func runFeedLatency(ctx context.Context, opts FeedsOptions, ds *feedDataset, tok
 	}
 	fmt.Fprintf(opts.Progress, "feeds: %d subscribers idle: %.1f KiB RSS and %.1f KiB heap each; sending %d tasks/s for %s\n",
 		len(tokens), rep.Idle.RSSPerSubscriberKiB, rep.Idle.HeapPerSubscriberKiB, opts.Rate, opts.Duration)
-	rep.Latency, err = feedLatencyPhase(ctx, opts, ds, subs)
+	lat, err := feedLatencyPhase(ctx, opts, srv, ds, subs)
+	lat.Variant = v
+	rep.Latency = append(rep.Latency, lat)
 	return err
 }
 
@@ -290,8 +338,12 @@ type sentTask struct {
 
 // feedLatencyPhase creates opts.Rate tasks per second for opts.Duration, task i for subscriber
 // i mod n, and matches them with what the subscribers received.
-func feedLatencyPhase(ctx context.Context, opts FeedsOptions, ds *feedDataset, subs *subscribers) (FeedLatency, error) {
+func feedLatencyPhase(ctx context.Context, opts FeedsOptions, srv *serverProcess, ds *feedDataset, subs *subscribers) (FeedLatency, error) {
 	out := FeedLatency{TargetRate: opts.Rate}
+	cpuBefore, err := srv.cpu()
+	if err != nil {
+		return out, err
+	}
 	svc := &task.Service{DB: opts.Bun, Now: time.Now}
 	total := int(float64(opts.Rate) * opts.Duration.Seconds())
 	jobs := make(chan int, opts.Writers)
@@ -352,6 +404,10 @@ func feedLatencyPhase(ctx context.Context, opts FeedsOptions, ds *feedDataset, s
 	begin := time.Now()
 	interval := time.Second / time.Duration(opts.Rate)
 	for i := 0; i < total; i++ {
+		if time.Since(begin) > 2*opts.Duration {
+			out.NotSent = total - i
+			break
+		}
 		due := begin.Add(time.Duration(i) * interval)
 		if d := time.Until(due); d > 0 {
 			time.Sleep(d)
@@ -380,6 +436,11 @@ func feedLatencyPhase(ctx context.Context, opts FeedsOptions, ds *feedDataset, s
 	}
 	close(stopCollect)
 	<-collected
+	cpuAfter, err := srv.cpu()
+	if err != nil {
+		return out, err
+	}
+	out.ServerCPU = (cpuAfter - cpuBefore).Seconds() / time.Since(begin).Seconds()
 
 	out.Sent = len(sent)
 	out.WriteErrors = int(writeErr.Load())
@@ -606,17 +667,22 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // WriteTable prints the report for people.
 func (r *FeedsReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	l := r.Latency
 	fmt.Fprintf(tw, "live feeds\t%d subscribers on one process\n", r.Subscribers)
 	fmt.Fprintf(tw, "connect\t%.1f s (%.0f/s)\n", r.Connect.Seconds, r.Connect.PerSec)
 	fmt.Fprintf(tw, "idle subscriber\t%.1f KiB RSS, %.1f KiB heap, %.1f goroutines\n",
 		r.Idle.RSSPerSubscriberKiB, r.Idle.HeapPerSubscriberKiB, r.Idle.GoroutinesPerSubscriber)
-	fmt.Fprintf(tw, "events\t%d sent at %.0f/s (target %d/s, %d behind, %d write errors), %d delivered, %d missing, %d duplicates\n",
-		l.Sent, l.AchievedRate, l.TargetRate, l.Behind, l.WriteErrors, l.Delivered, l.Missing, l.Duplicates)
-	fmt.Fprintf(tw, "commit → client\tp50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (goal p99 ≤ %.0f ms); commit itself p50 %.1f ms\n",
-		l.P50, l.P90, l.P99, l.Max, r.Goals.P99Ms, l.CommitP50)
-	if l.FirstError != "" {
-		fmt.Fprintf(tw, "first error\t%s (%d subscriber failures)\n", l.FirstError, l.Failures)
+	for _, l := range r.Latency {
+		name := "writers " + l.Variant.Mode
+		if l.Variant.PollInterval > 0 {
+			name += ", poll " + l.Variant.PollInterval.String()
+		}
+		fmt.Fprintf(tw, "%s: events\t%d sent at %.0f/s (target %d/s, %d behind, %d not sent, %d write errors), %d delivered, %d missing, %d duplicates\n",
+			name, l.Sent, l.AchievedRate, l.TargetRate, l.Behind, l.NotSent, l.WriteErrors, l.Delivered, l.Missing, l.Duplicates)
+		fmt.Fprintf(tw, "%s: commit → client\tp50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (goal p99 ≤ %.0f ms); commit itself p50 %.1f ms; server %.2f cores\n",
+			name, l.P50, l.P90, l.P99, l.Max, r.Goals.P99Ms, l.CommitP50, l.ServerCPU)
+		if l.FirstError != "" {
+			fmt.Fprintf(tw, "%s: first error\t%s (%d subscriber failures)\n", name, l.FirstError, l.Failures)
+		}
 	}
 	for _, m := range r.Mutations {
 		fmt.Fprintf(tw, "createTask, log %s, round %d\t%.0f/s (%d workers, p50 %.1f ms, p99 %.1f ms, %d errors)\n",

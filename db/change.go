@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // Change topics: what a change log row is about.
@@ -34,6 +35,7 @@ const (
 	KindRecorded   = "recorded" // a usage event
 	KindStarted    = "started"  // a play run
 	KindFinished   = "finished" // a play run, in any final status
+	KindRetried    = "retried"  // a failed play run put back to RUNNING
 )
 
 // ChangeChannel is the NOTIFY channel that wakes change log readers. Its payload is the
@@ -41,7 +43,7 @@ const (
 const ChangeChannel = "steward_change_log"
 
 // changeBatch bounds the rows of one INSERT (a set-based sweep may log 100,000 runs).
-const changeBatch = 1000
+const changeBatch = 10_000
 
 // Change log modes (SetChangeLogMode).
 const (
@@ -129,25 +131,61 @@ func AppendChanges(ctx context.Context, idb bun.IDB, t Tenant, changes ...*Chang
 	if len(changes) == 0 || mode == ChangeLogOff {
 		return nil
 	}
-	for _, c := range changes {
+	for start := 0; start < len(changes); start += changeBatch {
+		if err := appendBatch(ctx, idb, t, changes[start:min(start+changeBatch, len(changes))], mode == ChangeLogOn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendBatch inserts changes with one statement over column arrays (a set-based sweep logs
+// 100,000 rows in seconds less than with a VALUES list per row), and calls pg_notify once.
+func appendBatch(ctx context.Context, idb bun.IDB, t Tenant, changes []*Change, notify bool) error {
+	n := len(changes)
+	topic, kind, payload := make([]string, n), make([]string, n), make([]string, n)
+	keys := [7][]string{}
+	for k := range keys {
+		keys[k] = make([]string, n)
+	}
+	str := func(id *uuid.UUID) string {
+		if id == nil {
+			return ""
+		}
+		return id.String()
+	}
+	for i, c := range changes {
+		c.WorkspaceID = t.WorkspaceID
 		if c.Payload == nil {
 			c.Payload = json.RawMessage(`{}`)
 		}
+		topic[i], kind[i], payload[i] = c.Topic, c.Kind, string(c.Payload)
+		for k, id := range []*uuid.UUID{c.AccountID, c.ContactID, c.SubjectID, c.AssigneeID, c.TeamRoleID, c.PlayID, c.JourneyID} {
+			keys[k][i] = str(id)
+		}
 	}
-	for start := 0; start < len(changes); start += changeBatch {
-		batch := changes[start:min(start+changeBatch, len(changes))]
-		q := Insert(t, idb, batch...).ExcludeColumn("txid", "id", "created_at")
-		var err error
-		if mode == ChangeLogOn {
-			// Per row, but deduplicated by Postgres: one notification per transaction.
-			notified := make([]bool, 0, len(batch))
-			err = q.Returning("pg_notify(?, txid::text) IS NULL", ChangeChannel).Scan(ctx, &notified)
-		} else {
-			_, err = q.Returning("NULL").Exec(ctx)
-		}
-		if err != nil {
-			return mapErr("append changes", err)
-		}
+	insert := "INSERT INTO change_log (workspace_id, topic, kind, account_id, contact_id, subject_id, assignee_id, " +
+		"team_role_id, play_id, journey_id, payload) SELECT ?, u.topic, u.kind, NULLIF(u.a, '')::uuid, NULLIF(u.c, '')::uuid, " +
+		"NULLIF(u.s, '')::uuid, NULLIF(u.asg, '')::uuid, NULLIF(u.r, '')::uuid, NULLIF(u.p, '')::uuid, NULLIF(u.j, '')::uuid, " +
+		"u.payload::jsonb FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], " +
+		"?::text[], ?::text[]) AS u(topic, kind, a, c, s, asg, r, p, j, payload)"
+	args := []any{t.WorkspaceID, pgdialect.Array(topic), pgdialect.Array(kind)}
+	for k := range keys {
+		args = append(args, pgdialect.Array(keys[k]))
+	}
+	args = append(args, pgdialect.Array(payload))
+	var err error
+	if notify {
+		// Delivered at commit, never for a rollback; Postgres drops repeats of one transaction.
+		var sent []bool
+		err = idb.NewRaw("WITH ins AS ("+insert+" RETURNING 1) "+
+			"SELECT pg_notify(?, pg_current_xact_id()::text) IS NULL FROM (SELECT 1 FROM ins LIMIT 1) AS one",
+			append(args, ChangeChannel)...).Scan(ctx, &sent)
+	} else {
+		_, err = idb.NewRaw(insert, args...).Exec(ctx)
+	}
+	if err != nil {
+		return mapErr("append changes", err)
 	}
 	return nil
 }

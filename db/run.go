@@ -110,17 +110,17 @@ func ActiveRunsOfAccounts(ctx context.Context, tx bun.Tx, t Tenant, accountIDs [
 	return rows, nil
 }
 
-// CancelActiveRuns ends every active run of a play as CANCELLED and returns how many.
-func CancelActiveRuns(ctx context.Context, idb bun.IDB, t Tenant, playID uuid.UUID, now time.Time) (int, error) {
-	res, err := t.Update(idb, (*PlayRun)(nil)).
+// CancelActiveRuns ends every active run of a play as CANCELLED and returns them.
+func CancelActiveRuns(ctx context.Context, idb bun.IDB, t Tenant, playID uuid.UUID, now time.Time) ([]PlayRun, error) {
+	rows := []PlayRun{}
+	_, err := t.Update(idb, (*PlayRun)(nil)).
 		Set("status = ?", RunCancelled).Set("finished_at = ?", now).Set("next_wake_at = NULL").
 		Set("current_step = NULL").Set("updated_at = now()").
-		Where("r.play_id = ? AND r.status IN (?, ?)", playID, RunRunning, RunWaiting).Exec(ctx)
+		Where("r.play_id = ? AND r.status IN (?, ?)", playID, RunRunning, RunWaiting).Returning("*").Exec(ctx, &rows)
 	if err != nil {
-		return 0, mapErr("cancel play runs", err)
+		return nil, mapErr("cancel play runs", err)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return rows, nil
 }
 
 // RunHistory says what runs of a play a subject already had, for re-entry policies.

@@ -86,8 +86,10 @@ type subscriber struct {
 	workspace uuid.UUID
 	filter    Filter
 	// live is written by the hub under mu and closed by it (with err set first) when the
-	// subscriber is dropped or removed.
+	// subscriber is dropped or removed; gone closes at the same time, so a subscription
+	// stuck sending to a client that stopped reading ends too.
 	live chan *Event
+	gone chan struct{}
 	err  error
 }
 
@@ -209,7 +211,8 @@ func Subscribe[T any](ctx context.Context, h *Hub, req Request, convert func(*Ev
 		}
 		after = &p
 	}
-	s := &subscriber{workspace: req.Tenant.WorkspaceID, filter: req.Filter, live: make(chan *Event, h.cfg.BufferSize)}
+	s := &subscriber{workspace: req.Tenant.WorkspaceID, filter: req.Filter,
+		live: make(chan *Event, h.cfg.BufferSize), gone: make(chan struct{})}
 	from, err := h.add(s)
 	if err != nil {
 		return nil, err
@@ -229,6 +232,9 @@ func Subscribe[T any](ctx context.Context, h *Hub, req Request, convert func(*Ev
 			case out <- convert(ev):
 				return true
 			case <-ctx.Done():
+				return false
+			case <-s.gone:
+				end = s.err
 				return false
 			}
 		}
@@ -315,6 +321,7 @@ func (h *Hub) dropLocked(s *subscriber, err error) {
 	h.count--
 	s.err = err
 	close(s.live)
+	close(s.gone)
 }
 
 // read is the reader loop: it reads on a wake-up, on the poll interval, and soon again while
@@ -322,6 +329,7 @@ func (h *Hub) dropLocked(s *subscriber, err error) {
 func (h *Hub) read(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	retry := h.cfg.RetryInterval
 	for {
 		select {
 		case <-ctx.Done():
@@ -337,7 +345,11 @@ func (h *Hub) read(ctx context.Context) {
 		case err != nil:
 			h.cfg.Logger.Warn("read change log", slog.Any("error", err))
 		case pending:
-			next = h.cfg.RetryInterval
+			// The transaction holding rows back may never notify: look again soon, backing
+			// off while it lasts (a long sweep), up to the poll interval.
+			next, retry = min(retry, next), min(2*retry, h.cfg.PollInterval)
+		default:
+			retry = h.cfg.RetryInterval
 		}
 		timer.Reset(next)
 	}

@@ -603,10 +603,11 @@ type ComplexityRoot struct {
 	}
 
 	RecordedEvent struct {
-		Contact    func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Name       func(childComplexity int) int
-		OccurredAt func(childComplexity int) int
+		ClientEventID func(childComplexity int) int
+		Contact       func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Name          func(childComplexity int) int
+		OccurredAt    func(childComplexity int) int
 	}
 
 	StepProgress struct {
@@ -3776,6 +3777,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RecordEventsPayload.Duplicates(childComplexity), true
 
+	case "RecordedEvent.clientEventId":
+		if e.ComplexityRoot.RecordedEvent.ClientEventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordedEvent.ClientEventID(childComplexity), true
 	case "RecordedEvent.contact":
 		if e.ComplexityRoot.RecordedEvent.Contact == nil {
 			break
@@ -5650,6 +5657,8 @@ type TaskFeedEvent {
 "A usage event recorded for an account (recordEvents)."
 type RecordedEvent {
   id: ID!
+  "The id the sender gave the event (repeats are stored once)."
+  clientEventId: String!
   name: String!
   occurredAt: Time!
   contact: Contact
@@ -6611,6 +6620,8 @@ func (ec *executionContext) childFields_RecordedEvent(ctx context.Context, field
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_RecordedEvent_id(ctx, field)
+	case "clientEventId":
+		return ec.fieldContext_RecordedEvent_clientEventId(ctx, field)
 	case "name":
 		return ec.fieldContext_RecordedEvent_name(ctx, field)
 	case "occurredAt":
@@ -22237,6 +22248,29 @@ func (ec *executionContext) fieldContext_RecordedEvent_id(_ context.Context, fie
 	return graphql.NewScalarFieldContext("RecordedEvent", field, false, false, "ID")
 }
 
+func (ec *executionContext) _RecordedEvent_clientEventId(ctx context.Context, field graphql.CollectedField, obj *model.RecordedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordedEvent_clientEventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientEventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordedEvent_clientEventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordedEvent", field, false, false, "String")
+}
+
 func (ec *executionContext) _RecordedEvent_name(ctx context.Context, field graphql.CollectedField, obj *model.RecordedEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30911,6 +30945,11 @@ func (ec *executionContext) _RecordedEvent(ctx context.Context, sel ast.Selectio
 			out.Values[i] = graphql.MarshalString("RecordedEvent")
 		case "id":
 			out.Values[i] = ec._RecordedEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "clientEventId":
+			out.Values[i] = ec._RecordedEvent_clientEventId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"time"
 
@@ -32,6 +33,12 @@ const (
 // bad input on "after". When the hub ends the subscription early the client receives an
 // error with code FEED_INTERRUPTED.
 func subscribe[T any](ctx context.Context, hub *feed.Hub, f feed.Filter, err error, after *string, convert func(*feed.Event) T) (<-chan T, error) {
+	if ctx.Err() != nil {
+		// The client ended the subscription while it was being set up: nothing to report.
+		ch := make(chan T)
+		close(ch)
+		return ch, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +121,8 @@ func toGraphAccountActivityEvent(ev *feed.Event) *model.AccountActivityEvent {
 	case db.TopicPlayRun:
 		out.PlayRunID = c.SubjectID
 	case db.TopicEvent:
-		out.Event = &model.RecordedEvent{ID: globalID(kindEvent, idOrNil(c.SubjectID)), Name: ev.Fact("name"),
+		out.Event = &model.RecordedEvent{ID: base64.RawURLEncoding.EncodeToString([]byte(kindEvent + ":" + ev.Fact("eventId"))),
+			ClientEventID: ev.Fact("clientEventId"), Name: ev.Fact("name"),
 			OccurredAt: factTime(ev, "occurredAt"), ContactID: c.ContactID}
 	case db.TopicJourney:
 		out.Journey = toGraphJourneyProgressEvent(ev)

@@ -48,9 +48,6 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 	// Extensions are added after the built-in ones (e.g. metrics).
 	Extensions []graphql.HandlerExtension
-	// WrapWebsocket, when set, decorates how websocket connections are accepted (the server
-	// tracks them to close them with a clean code on shutdown).
-	WrapWebsocket func(transport.WebsocketImplementation) transport.WebsocketImplementation
 	// WSInitTimeout closes (4408) a websocket that sends no connection_init within it.
 	WSInitTimeout time.Duration
 	// WSMaxSubscriptions caps the running subscriptions of one websocket; a subscribe over
@@ -59,6 +56,8 @@ type HandlerConfig struct {
 	// WSPingInterval is how often the server pings graphql-transport-ws clients; one that
 	// answers no pong within two intervals is disconnected.
 	WSPingInterval time.Duration
+	// WSConnections, when set, tracks open websockets (for closing them at shutdown).
+	WSConnections *WSConnections
 }
 
 func (c *HandlerConfig) defaults() {
@@ -86,6 +85,9 @@ func (c *HandlerConfig) defaults() {
 	if c.WSPingInterval == 0 {
 		c.WSPingInterval = DefaultWSPingInterval
 	}
+	if c.WSConnections == nil {
+		c.WSConnections = &WSConnections{}
+	}
 }
 
 // NewHandler builds the GraphQL endpoint: transports (POST, GET, graphql-transport-ws), the
@@ -94,21 +96,18 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 	cfg.defaults()
 	es := NewExecutableSchema(Config{Resolvers: r, Directives: DirectiveRoot{Auth: authDirective}, Complexity: complexity()})
 	srv := handler.New(es)
-	var wsImpl transport.WebsocketImplementation = wsGuardImplementation{
-		inner: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
-		},
-		initTimeout:      cfg.WSInitTimeout,
-		maxSubscriptions: cfg.WSMaxSubscriptions,
-	}
-	if cfg.WrapWebsocket != nil {
-		wsImpl = cfg.WrapWebsocket(wsImpl)
-	}
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second, // graphql-ws (legacy) keep-alives
 		PingPongInterval:      cfg.WSPingInterval,
 		InitFunc:              wsInit(r.AuthService),
-		Implementation:        wsImpl,
+		Implementation: wsGuardImplementation{
+			inner: transport.CoderWebsocketImplementation{
+				AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
+			},
+			initTimeout:      cfg.WSInitTimeout,
+			maxSubscriptions: cfg.WSMaxSubscriptions,
+			conns:            cfg.WSConnections,
+		},
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -142,7 +141,7 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 		return next(withLoaders(ctx, b))
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		if graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
 			// Each event of a subscription loads fresh: loader caches must not outlive it.
 			ctx = withLoaders(ctx, b)
 		}

@@ -102,12 +102,58 @@ func wsInit(authn *auth.Service) transport.WebsocketInitFunc {
 	}
 }
 
+// WSConnections tracks the open graphql-transport-ws connections, so that shutdown can close
+// them with a clean code (http.Server.Shutdown does not close hijacked connections). The zero
+// value is ready to use.
+type WSConnections struct {
+	mu    sync.Mutex
+	conns map[*wsGuard]struct{}
+}
+
+func (w *WSConnections) add(g *wsGuard) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conns == nil {
+		w.conns = map[*wsGuard]struct{}{}
+	}
+	w.conns[g] = struct{}{}
+}
+
+func (w *WSConnections) remove(g *wsGuard) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.conns, g)
+}
+
+// Len returns how many connections are open.
+func (w *WSConnections) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.conns)
+}
+
+// CloseAll closes every open connection with code and reason and returns how many it closed.
+// 1012 (service restart) and 1001 (going away) are codes graphql-ws clients retry.
+func (w *WSConnections) CloseAll(code int, reason string) int {
+	w.mu.Lock()
+	conns := make([]*wsGuard, 0, len(w.conns))
+	for g := range w.conns {
+		conns = append(conns, g)
+	}
+	w.mu.Unlock()
+	for _, g := range conns {
+		g.closeWith(code, reason)
+	}
+	return len(conns)
+}
+
 // wsGuardImplementation accepts websockets through coder/websocket and wraps each
 // graphql-transport-ws connection in a wsGuard.
 type wsGuardImplementation struct {
 	inner            transport.CoderWebsocketImplementation
 	initTimeout      time.Duration
 	maxSubscriptions int
+	conns            *WSConnections
 }
 
 func (g wsGuardImplementation) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
@@ -115,7 +161,8 @@ func (g wsGuardImplementation) Accept(w http.ResponseWriter, r *http.Request, o 
 	if err != nil || conn.Subprotocol() != transportWSProtocol {
 		return conn, err
 	}
-	guard := &wsGuard{WebsocketConn: conn, max: g.maxSubscriptions, active: map[string]struct{}{}}
+	guard := &wsGuard{WebsocketConn: conn, max: g.maxSubscriptions, active: map[string]struct{}{}, conns: g.conns}
+	g.conns.add(guard)
 	guard.initTimer = time.AfterFunc(g.initTimeout, func() {
 		guard.mu.Lock()
 		seen := guard.initSeen
@@ -137,7 +184,8 @@ func (g wsGuardImplementation) Accept(w http.ResponseWriter, r *http.Request, o 
 // the connection when its credential expires.
 type wsGuard struct {
 	transport.WebsocketConn
-	max int
+	max   int
+	conns *WSConnections
 
 	mu        sync.Mutex
 	initSeen  bool
@@ -289,6 +337,7 @@ func (g *wsGuard) Close() error {
 		g.expiry.Stop()
 	}
 	g.mu.Unlock()
+	g.conns.remove(g)
 	return g.WebsocketConn.Close()
 }
 

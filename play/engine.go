@@ -151,6 +151,18 @@ func evalCheck(ctx context.Context, idb bun.IDB, t db.Tenant, r *db.PlayRun, c *
 	return c.Eval(s, r.StartedAt, now)
 }
 
+// saveRun writes r back. Runs are only updated while active, so a run that is not active
+// any more has just finished: live feeds learn it in the same transaction.
+func saveRun(ctx context.Context, idb bun.IDB, t db.Tenant, r *db.PlayRun) error {
+	if err := db.UpdatePlayRun(ctx, idb, t, r); err != nil {
+		return err
+	}
+	if r.Active() {
+		return nil
+	}
+	return db.AppendChanges(ctx, idb, t, db.PlayRunChange(r, db.KindFinished))
+}
+
 // finish ends r with status and outcome.
 func finish(r *db.PlayRun, status, outcome string, now time.Time) {
 	r.Status = status

@@ -114,6 +114,9 @@ func (e *Engine) start(ctx context.Context, tx bun.Tx, t db.Tenant, pub *Publish
 	if err != nil || !inserted {
 		return nil, err
 	}
+	if err := db.AppendChanges(ctx, tx, t, db.PlayRunChange(r, db.KindStarted)); err != nil {
+		return nil, err
+	}
 	if err := e.insertStep(ctx, tx, StepArgs{WorkspaceID: t.WorkspaceID, RunID: r.ID, StepID: first}, time.Time{}); err != nil {
 		return nil, err
 	}
@@ -190,7 +193,7 @@ func (e *Engine) checkRuns(ctx context.Context, tx bun.Tx, t db.Tenant, accounts
 			return err
 		}
 		if ended {
-			if err := db.UpdatePlayRun(ctx, tx, t, r); err != nil {
+			if err := saveRun(ctx, tx, t, r); err != nil {
 				return err
 			}
 		}

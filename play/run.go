@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -73,7 +74,7 @@ func (e *Engine) CancelRun(ctx context.Context, t db.Tenant, id uuid.UUID) (*db.
 		}
 		finish(r, db.RunCancelled, "cancelled", e.now())
 		out = r
-		return db.UpdatePlayRun(ctx, tx, t, r)
+		return saveRun(ctx, tx, t, r)
 	})
 	return out, err
 }
@@ -97,7 +98,10 @@ func (e *Engine) RetryRun(ctx context.Context, t db.Tenant, id uuid.UUID) (*db.P
 			return err
 		}
 		r.Status, r.FinishedAt, r.Error, r.Outcome = db.RunRunning, nil, nil, nil
-		if err := db.UpdatePlayRun(ctx, tx, t, r); err != nil {
+		if err := saveRun(ctx, tx, t, r); err != nil {
+			return err
+		}
+		if err := db.AppendChanges(ctx, tx, t, db.PlayRunChange(r, db.KindRetried)); err != nil {
 			return err
 		}
 		out = r
@@ -114,7 +118,18 @@ func (e *Engine) Archive(ctx context.Context, t db.Tenant, playID uuid.UUID) (*d
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.CancelActiveRuns(ctx, e.DB, t, playID, e.now()); err != nil {
+	err = db.InTx(ctx, e.DB, func(ctx context.Context, tx bun.Tx) error {
+		runs, err := db.CancelActiveRuns(ctx, tx, t, playID, e.now())
+		if err != nil {
+			return err
+		}
+		changes := make([]*db.Change, len(runs))
+		for i := range runs {
+			changes[i] = db.PlayRunChange(&runs[i], db.KindFinished)
+		}
+		return db.AppendChanges(ctx, tx, t, changes...)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -139,7 +154,14 @@ func (e *Engine) MarkInApp(ctx context.Context, t db.Tenant, id uuid.UUID, statu
 	if status == db.InAppPending || !slices.Contains(InAppStatuses, status) {
 		return nil, invalid.Field("status", "must be DISPLAYED, DISMISSED or CLICKED")
 	}
-	m, err := db.SetInAppStatus(ctx, e.DB, t, id, status, e.now())
+	var m *db.InAppMessage
+	err := db.InTx(ctx, e.DB, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if m, err = db.SetInAppStatus(ctx, tx, t, id, status, e.now()); err != nil {
+			return err
+		}
+		return db.AppendChanges(ctx, tx, t, db.InAppChange(m, strings.ToLower(status)))
+	})
 	if errors.Is(err, db.ErrInvalidValue) {
 		return nil, invalid.Field("status", "must be DISPLAYED, DISMISSED or CLICKED")
 	}

@@ -109,7 +109,7 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 			return errStop
 		case db.PlayArchived:
 			finish(r, db.RunCancelled, "play archived", now)
-			return db.UpdatePlayRun(ctx, tx, t, r)
+			return saveRun(ctx, tx, t, r)
 		}
 		if r.NextWakeAt != nil && now.Before(*r.NextWakeAt) {
 			snooze = r.NextWakeAt.Sub(now)
@@ -125,7 +125,7 @@ func (e *Engine) WorkStep(ctx context.Context, args StepArgs, attempt, maxAttemp
 			return err
 		}
 		if ended {
-			return db.UpdatePlayRun(ctx, tx, t, r)
+			return saveRun(ctx, tx, t, r)
 		}
 		return e.step(ctx, tx, t, r, def, args, attempt, woke, now)
 	})
@@ -167,7 +167,7 @@ func (e *Engine) step(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRun
 		finish(r, db.RunFailed, "", now)
 		msg := fmt.Sprintf("step %q is not in version %d", args.StepID, r.Version)
 		r.Error = &msg
-		return db.UpdatePlayRun(ctx, tx, t, r)
+		return saveRun(ctx, tx, t, r)
 	}
 	s := pos.Step
 	row, err := db.GetStepRun(ctx, tx, t, r.ID, s.ID, args.Iteration)
@@ -197,7 +197,7 @@ func (e *Engine) step(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRun
 			return err
 		}
 		r.Status, r.NextWakeAt = db.RunWaiting, &mv.wait
-		if err := db.UpdatePlayRun(ctx, tx, t, r); err != nil {
+		if err := saveRun(ctx, tx, t, r); err != nil {
 			return err
 		}
 		return e.insertStep(ctx, tx, args, mv.wait)
@@ -208,7 +208,7 @@ func (e *Engine) step(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRun
 	}
 	if mv.end != "" {
 		finish(r, mv.end, mv.outcome, now)
-		return db.UpdatePlayRun(ctx, tx, t, r)
+		return saveRun(ctx, tx, t, r)
 	}
 	next := mv.to
 	if next == nil {
@@ -216,10 +216,10 @@ func (e *Engine) step(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRun
 	}
 	if next == nil {
 		finish(r, db.RunCompleted, "", now)
-		return db.UpdatePlayRun(ctx, tx, t, r)
+		return saveRun(ctx, tx, t, r)
 	}
 	r.CurrentStep = &next.step
-	if err := db.UpdatePlayRun(ctx, tx, t, r); err != nil {
+	if err := saveRun(ctx, tx, t, r); err != nil {
 		return err
 	}
 	return e.insertStep(ctx, tx, StepArgs{WorkspaceID: t.WorkspaceID, RunID: r.ID, StepID: next.step, Iteration: next.iter}, time.Time{})
@@ -286,6 +286,9 @@ func (e *Engine) execute(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.Play
 		}
 		entry := &db.TimelineEntry{AccountID: r.AccountID, Kind: db.TimelineNote, OccurredAt: now, Body: body}
 		if err := db.InsertTimelineEntry(ctx, tx, t, entry); err != nil {
+			return move{}, err
+		}
+		if err := db.AppendChanges(ctx, tx, t, db.TimelineChange(entry)); err != nil {
 			return move{}, err
 		}
 		return move{outcome: "note added"}, nil
@@ -525,6 +528,7 @@ func (e *Engine) inApp(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRu
 	if err != nil {
 		return move{}, err
 	}
+	changes := make([]*db.Change, 0, len(cs))
 	for i := range cs {
 		v := vars
 		v.Contact = &Person{Name: cs[i].Name, Email: cs[i].Email}
@@ -548,6 +552,10 @@ func (e *Engine) inApp(ctx context.Context, tx bun.Tx, t db.Tenant, r *db.PlayRu
 		if row.InAppMessageID == nil {
 			row.InAppMessageID = &m.ID
 		}
+		changes = append(changes, db.InAppChange(m, db.KindCreated))
+	}
+	if err := db.AppendChanges(ctx, tx, t, changes...); err != nil {
+		return move{}, err
 	}
 	return move{outcome: fmt.Sprintf("%d messages", len(cs))}, nil
 }
@@ -609,7 +617,7 @@ func (e *Engine) failStep(ctx context.Context, t db.Tenant, args StepArgs, attem
 		finish(r, db.RunFailed, "", now)
 		r.CurrentStep = &step // kept so RetryRun knows where to resume
 		r.Error = &msg
-		return db.UpdatePlayRun(ctx, tx, t, r)
+		return saveRun(ctx, tx, t, r)
 	})
 }
 

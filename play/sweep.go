@@ -114,14 +114,28 @@ func (e *Engine) sweepPlay(ctx context.Context, pub *Published) (int, error) {
 		default:
 			q += " AND NOT EXISTS (" + prior + " AND pr.status IN ('RUNNING', 'WAITING'))"
 		}
-		q += " ON CONFLICT DO NOTHING RETURNING id"
-		var ids []uuid.UUID
-		if err := tx.NewRaw(q, args...).Scan(ctx, &ids); err != nil {
+		q += " ON CONFLICT DO NOTHING RETURNING id, account_id, contact_id"
+		var started []struct {
+			ID        uuid.UUID
+			AccountID uuid.UUID
+			ContactID *uuid.UUID
+		}
+		if err := tx.NewRaw(q, args...).Scan(ctx, &started); err != nil {
 			return fmt.Errorf("insert swept runs: %w", err)
 		}
-		n = len(ids)
+		n = len(started)
 		if n == 0 {
 			return nil
+		}
+		ids := make([]uuid.UUID, n)
+		changes := make([]*db.Change, n)
+		for i, s := range started {
+			ids[i] = s.ID
+			changes[i] = db.PlayRunChange(&db.PlayRun{ID: s.ID, PlayID: pub.Play.ID, AccountID: s.AccountID,
+				ContactID: s.ContactID, Status: db.RunRunning}, db.KindStarted)
+		}
+		if err := db.AppendChanges(ctx, tx, t, changes...); err != nil {
+			return err
 		}
 		params := make([]river.InsertManyParams, n)
 		opts := &river.InsertOpts{MaxAttempts: e.cfg().StepAttempts}

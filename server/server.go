@@ -35,31 +35,34 @@ type Deps struct {
 
 // Server is Steward's HTTP server.
 type Server struct {
-	cfg        Config
-	deps       Deps
-	handler    http.Handler
-	websockets *websockets
-	stops      []func(context.Context) error
+	cfg     Config
+	deps    Deps
+	handler http.Handler
+	ws      *graph.WSConnections
+	// upgrades counts websocket handlers still running, for shutdown to wait on.
+	upgrades *upgrades
+	stops    []func(context.Context) error
 }
 
 // New builds the routes and middleware.
 func New(cfg Config, deps Deps) *Server {
 	m := newMetrics(deps.Pool)
-	ws := newWebsockets()
+	ws := &graph.WSConnections{}
+	up := &upgrades{}
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Dev:              cfg.Dev,
 		OperationTimeout: cfg.OperationTimeout,
 		AllowedOrigins:   cfg.CORSOrigins,
 		Logger:           deps.Logger,
 		Extensions:       []graphql.HandlerExtension{operationMetrics{m}},
-		WrapWebsocket:    ws.wrap,
 
 		WSInitTimeout:      cfg.WSInitTimeout,
 		WSMaxSubscriptions: cfg.WSMaxSubscriptions,
+		WSConnections:      ws,
 	}, deps.Resolver, deps.Bun)
 
 	mux := http.NewServeMux()
-	api := ws.handler(withBodyLimit(cfg.MaxBodyBytes, withViewer(deps.Auth, deps.Logger, gql)))
+	api := up.handler(withBodyLimit(cfg.MaxBodyBytes, withViewer(deps.Auth, deps.Logger, gql)))
 	mux.Handle("/graphql", api)
 	if cfg.Dev {
 		mux.Handle("GET /graphiql", playground.Handler("Steward GraphiQL", "/graphql"))
@@ -79,8 +82,12 @@ func New(cfg Config, deps Deps) *Server {
 		MaxAge:           600,
 	})
 	h := withRequestID(withAccessLog(deps.Logger, c.Handler(mux)))
-	return &Server{cfg: cfg, deps: deps, handler: h, websockets: ws}
+	return &Server{cfg: cfg, deps: deps, handler: h, ws: ws, upgrades: up}
 }
+
+// Websockets returns the open graphql-transport-ws connections: shutdown closes them with
+// CloseAll (http.Server.Shutdown leaves hijacked connections open).
+func (s *Server) Websockets() *graph.WSConnections { return s.ws }
 
 // Handler returns the root handler (tests serve it with httptest).
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -90,10 +97,15 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // that ends at the shutdown bound, and must return by then. Call it before Run.
 func (s *Server) OnShutdown(fn func(context.Context) error) { s.stops = append(s.stops, fn) }
 
-// Shutdown closes the server's websockets with 1001 (going away) and waits, until ctx ends,
-// for their handlers to return. Run calls it; tests that serve Handler with httptest call it
-// to check what clients see.
-func (s *Server) Shutdown(ctx context.Context) error { return s.websockets.shutdown(ctx) }
+// CloseWebsockets closes the server's graphql-transport-ws connections with 1001 (going away)
+// and waits, until ctx ends, for their handlers to return. Run calls it when it shuts down;
+// tests that serve Handler with httptest can call it to see what clients see.
+func (s *Server) CloseWebsockets(ctx context.Context) error {
+	return s.upgrades.shutdown(ctx, s.closeWebsockets)
+}
+
+// closeWebsockets sends every open graphql-transport-ws connection a close frame with 1001.
+func (s *Server) closeWebsockets() { s.ws.CloseAll(closeGoingAway, closeGoingAwayReason) }
 
 // Run serves on cfg.Addr until ctx ends, then shuts down within cfg.ShutdownTimeout: it stops
 // accepting connections, lets in-flight requests finish, closes websockets with 1001 (going
@@ -126,7 +138,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	start := time.Now()
 	s.deps.Logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout),
-		slog.Int("websockets", s.websockets.open()))
+		slog.Int("websockets", s.ws.Len()))
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 
@@ -142,7 +154,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := s.websockets.shutdown(shutdownCtx); err != nil {
+		if err := s.CloseWebsockets(shutdownCtx); err != nil {
 			errs[1] = fmt.Errorf("websockets still open at the shutdown bound: %w", err)
 		}
 	}()

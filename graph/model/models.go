@@ -274,10 +274,11 @@ type TaskFeedEvent struct {
 
 // RecordedEvent is a usage event as an account activity feed shows it.
 type RecordedEvent struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	OccurredAt time.Time  `json:"occurredAt"`
-	ContactID  *uuid.UUID `json:"-"`
+	ID            string     `json:"id"`
+	ClientEventID string     `json:"clientEventId"`
+	Name          string     `json:"name"`
+	OccurredAt    time.Time  `json:"occurredAt"`
+	ContactID     *uuid.UUID `json:"-"`
 }
 
 // AccountActivityEvent is one event of the accountActivity subscription: one of the id

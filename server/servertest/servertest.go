@@ -45,7 +45,9 @@ type Env struct {
 	Config server.Config
 	// Feed is the server's live-feed hub.
 	Feed *feed.Hub
-	seq  atomic.Int64
+	// Websockets are the server's open graphql-transport-ws connections.
+	Websockets *graph.WSConnections
+	seq        atomic.Int64
 }
 
 // settings are what Options change.
@@ -120,6 +122,8 @@ func New(t testing.TB, opts ...Option) *Env {
 		defer cancel()
 		require.NoError(t, stopQueue(ctx))
 	})
+	// The hub reads through the package pool, so WithOwnDB's statement counts see only the
+	// server's requests, not the hub's polling.
 	stopFeed, err := server.StartFeed(context.Background(), d.Bun, d.Pool, resolver, st.feed)
 	require.NoError(t, err)
 	t.Cleanup(stopFeed)
@@ -132,7 +136,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Env{URL: hs.URL, Server: hs, Bun: bunDB, Auth: authService, Config: cfg, Feed: resolver.Feed}
+	return &Env{URL: hs.URL, Server: hs, Bun: bunDB, Auth: authService, Config: cfg, Feed: resolver.Feed, Websockets: srv.Websockets()}
 }
 
 // Workspace is a tenant made for one test, with a signed-in admin.
