@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -42,12 +42,10 @@ func subscribe[T any](ctx context.Context, hub *feed.Hub, f feed.Filter, err err
 	if err != nil {
 		return nil, err
 	}
+	end := feedEndFrom(ctx)
 	req := feed.Request{Tenant: viewer(ctx).Tenant(), Filter: f, OnEnd: func(err error) {
-		if err != nil {
-			transport.AddSubscriptionError(ctx, &gqlerror.Error{
-				Message:    err.Error(),
-				Extensions: map[string]any{"code": CodeFeedInterrupted},
-			})
+		if err != nil && end != nil {
+			end.set(&gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeFeedInterrupted}})
 		}
 	}}
 	if after != nil {
@@ -58,6 +56,45 @@ func subscribe[T any](ctx context.Context, hub *feed.Hub, f feed.Filter, err err
 		return nil, invalid.Field("after", "%s: subscribe without it and reload", err.Error())
 	}
 	return ch, err
+}
+
+// feedEnd carries why the hub ended a subscription from the feed's goroutine (which sets it
+// before closing the channel) to the response after the last event (see NewHandler's
+// AroundResponses), which sends it as the subscription's final error. gqlgen's
+// AddSubscriptionError is not used: it races with the transport when the socket closes at
+// the same moment.
+type feedEnd struct {
+	mu  sync.Mutex
+	err *gqlerror.Error
+}
+
+type feedEndKey struct{}
+
+func withFeedEnd(ctx context.Context) context.Context {
+	return context.WithValue(ctx, feedEndKey{}, &feedEnd{})
+}
+
+func feedEndFrom(ctx context.Context) *feedEnd {
+	e, _ := ctx.Value(feedEndKey{}).(*feedEnd)
+	return e
+}
+
+func (e *feedEnd) set(err *gqlerror.Error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.err = err
+}
+
+// take returns the error once.
+func (e *feedEnd) take() *gqlerror.Error {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.err
+	e.err = nil
+	return err
 }
 
 // toTaskFeedAssignee decodes taskFeed's assignee argument.

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/uptrace/bun"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/stewardhq/steward/graph/model"
 )
@@ -138,14 +139,22 @@ func NewHandler(cfg HandlerConfig, r *Resolver, b *bun.DB) http.Handler {
 				return resp
 			}
 		}
-		return next(withLoaders(ctx, b))
+		return next(withFeedEnd(withLoaders(ctx, b)))
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
-			// Each event of a subscription loads fresh: loader caches must not outlive it.
-			ctx = withLoaders(ctx, b)
+		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+			return next(ctx)
 		}
-		return next(ctx)
+		// Each event of a subscription loads fresh: loader caches must not outlive it.
+		resp := next(withLoaders(ctx, b))
+		if resp == nil {
+			// The feed ended: say why, if the hub ended it (the next call ends the stream).
+			if err := feedEndFrom(ctx).take(); err != nil {
+				return &graphql.Response{Errors: gqlerror.List{err}}
+			}
+		}
+		return resp
 	})
 	return withWSGuardSlot(srv)
 }

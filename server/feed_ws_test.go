@@ -115,3 +115,17 @@ func TestWebsocketsCloseAll(t *testing.T) {
 	require.Equal(t, websocket.StatusServiceRestart, b.CloseStatus(t))
 	require.Eventually(t, func() bool { return env.Websockets.Len() == 0 }, servertest.WSTimeout, 5*time.Millisecond)
 }
+
+// When the hub ends a subscription (shutdown, or a client too slow), the client receives an
+// error with code FEED_INTERRUPTED, then complete, and resumes with its last cursor.
+func TestFeedInterruptedWhenTheHubStops(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	ws := env.NewWorkspace(t)
+	c := env.ConnectWS(t, ws.AdminToken)
+	c.Subscribe(t, "1", taskFeedQuery, me)
+	waitSubscribers(t, env, 1)
+	env.Feed.Stop()
+	e := subscribeError(t, c, "1")
+	require.Equal(t, graph.CodeFeedInterrupted, e.Extensions["code"])
+}
