@@ -380,6 +380,9 @@ func feedLatencyPhase(ctx context.Context, opts FeedsOptions, srv *serverProcess
 	}
 
 	received := map[uuid.UUID][]time.Time{}
+	// collectedN counts what the collector took: a subscriber counts a delivery before it
+	// hands it over, so the drain below waits for this count, not for an empty channel.
+	var collectedN atomic.Int64
 	collected := make(chan struct{})
 	stopCollect := make(chan struct{})
 	go func() {
@@ -388,6 +391,7 @@ func feedLatencyPhase(ctx context.Context, opts FeedsOptions, srv *serverProcess
 			select {
 			case d := <-subs.deliveries:
 				received[d.taskID] = append(received[d.taskID], d.at)
+				collectedN.Add(1)
 			case <-stopCollect:
 				for {
 					select {
@@ -429,7 +433,7 @@ func feedLatencyPhase(ctx context.Context, opts FeedsOptions, srv *serverProcess
 		mu.Lock()
 		want := int64(len(sent))
 		mu.Unlock()
-		if subs.received.Load() >= want && len(subs.deliveries) == 0 {
+		if collectedN.Load() >= want {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -35,8 +35,6 @@ type subscribers struct {
 	// during the run: any of them makes the run suspect.
 	failures atomic.Int64
 	firstErr atomic.Value
-	// received counts the task events handed to deliveries.
-	received atomic.Int64
 	wg       sync.WaitGroup
 }
 
@@ -150,7 +148,6 @@ func (s *subscribers) read(conn *websocket.Conn) {
 				s.fail(err)
 				continue
 			}
-			s.received.Add(1)
 			s.deliveries <- taskDelivery{taskID: id, at: at}
 		default:
 			s.fail(fmt.Errorf("unexpected %s message: %s", m.Type, m.Payload))

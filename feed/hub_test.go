@@ -31,8 +31,14 @@ type testBundle struct {
 // package database and makes a workspace.
 func setup(t *testing.T, cfg feed.Config, listen bool) *testBundle {
 	t.Helper()
+	return setupOn(t, dbtest.DB(t), cfg, listen)
+}
+
+// setupOn is setup on database d: tests that prune the log use a database of their own, since
+// pruning deletes every workspace's old rows.
+func setupOn(t *testing.T, d *dbtest.Database, cfg feed.Config, listen bool) *testBundle {
+	t.Helper()
 	ctx := t.Context()
-	d := dbtest.DB(t)
 	ws, err := db.CreateWorkspace(ctx, d.Bun, "Feed "+uuid.NewString()[:8])
 	require.NoError(t, err)
 	lc := d.Pool.Config().ConnConfig.Copy()
@@ -229,7 +235,7 @@ func TestHubResumeReplaysThenLive(t *testing.T) {
 
 func TestHubPrunesOldRows(t *testing.T) {
 	t.Parallel()
-	b := setup(t, feed.Config{PruneInterval: -1, Retention: time.Hour,
+	b := setupOn(t, dbtest.Isolated(t), feed.Config{PruneInterval: -1, Retention: time.Hour,
 		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}, false)
 	b.append(t, b.tenant, "old")
 	rows, err := db.ChangesBetween(b.ctx, b.db.Bun, b.tenant, db.Position{}, db.Position{TxID: 1 << 62}, 10)
