@@ -15,8 +15,6 @@ import (
 
 // Converters and helpers for journey enrolments and their progress.
 
-const kindEnrollment = "JourneyEnrollment"
-
 func toGraphEnrollment(v *journey.View) *model.JourneyEnrollment {
 	e := &v.Enrollment
 	out := &model.JourneyEnrollment{

@@ -19,10 +19,24 @@ const (
 	kindAPIKey        = "ApiKey"
 	kindTeamRole      = "TeamRole"
 	kindWorkspace     = "Workspace"
+	kindPlay          = "Play"
+	kindPlayRun       = "PlayRun"
+	kindInAppMessage  = "InAppMessage"
+	kindMailbox       = "MailboxMessage"
+	kindTask          = "Task"
+	kindJourney       = "Journey"
+	kindEnrollment    = "JourneyEnrollment"
+	// kindEvent ids hold the event's bigint id instead of a uuid (globalIDOf).
+	kindEvent = "Event"
 )
 
 func globalID(kind string, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + id.String()))
+	return globalIDOf(kind, id.String())
+}
+
+// globalIDOf encodes a global id whose database id is not a uuid (kindEvent).
+func globalIDOf(kind, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + id))
 }
 
 // splitID decodes a global id into its kind and database id.

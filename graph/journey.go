@@ -15,8 +15,6 @@ import (
 
 // Converters and helpers for journey definitions.
 
-const kindJourney = "Journey"
-
 func toGraphJourney(j *db.Journey) *model.Journey {
 	return &model.Journey{
 		ID:                globalID(kindJourney, j.ID),

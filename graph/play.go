@@ -14,8 +14,6 @@ import (
 
 // Converters and helpers for plays.
 
-const kindPlay = "Play"
-
 func toGraphPlay(p *db.Play) *model.Play {
 	return &model.Play{
 		ID:             globalID(kindPlay, p.ID),

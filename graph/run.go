@@ -14,12 +14,6 @@ import (
 
 // Converters and helpers for play runs, in-app messages and the dev mailbox.
 
-const (
-	kindPlayRun      = "PlayRun"
-	kindInAppMessage = "InAppMessage"
-	kindMailbox      = "MailboxMessage"
-)
-
 func toGraphPlayRun(r *db.PlayRun) *model.PlayRun {
 	return &model.PlayRun{
 		ID:          globalID(kindPlayRun, r.ID),

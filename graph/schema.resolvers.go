@@ -900,7 +900,7 @@ func (r *queryResolver) JourneyEnrollment(ctx context.Context, id string) (*mode
 }
 
 func (r *queryResolver) JourneyAnalytics(ctx context.Context, journeyID string, version *int, from time.Time, to time.Time) (*model.JourneyAnalytics, error) {
-	id, err := parseID(journeyID, analyticsJourneyKind)
+	id, err := parseID(journeyID, kindJourney)
 	if err != nil {
 		return nil, err
 	}
@@ -914,7 +914,7 @@ func (r *queryResolver) AccountJourneyTimeline(ctx context.Context, accountID st
 	if err != nil {
 		return nil, err
 	}
-	journey, err := parseID(journeyID, analyticsJourneyKind)
+	journey, err := parseID(journeyID, kindJourney)
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,6 @@ import (
 
 // Converters and helpers for tasks.
 
-const kindTask = "Task"
-
 func toGraphTask(t *db.Task) *model.Task {
 	now := time.Now()
 	return &model.Task{
