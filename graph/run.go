@@ -111,10 +111,5 @@ func subjectIDs(ids []string) ([]uuid.UUID, error) {
 
 // runAction runs one change on a run given by global id.
 func runAction(ctx context.Context, id string, act func(t db.Tenant, id uuid.UUID) (*db.PlayRun, error)) (*model.PlayRun, error) {
-	runID, err := parseID(id, kindPlayRun)
-	if err != nil {
-		return nil, err
-	}
-	r, err := act(viewer(ctx).Tenant(), runID)
-	return convertOrErr(r, err, toGraphPlayRun)
+	return action(ctx, id, kindPlayRun, act, toGraphPlayRun)
 }
