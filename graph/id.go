@@ -2,6 +2,8 @@ package graph
 
 import (
 	"encoding/base64"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -64,6 +66,20 @@ func parseID(id, kind string) (uuid.UUID, error) {
 		return uuid.Nil, db.ErrNotFound
 	}
 	return u, nil
+}
+
+// inputIDs decodes a list argument of global ids, each of one of kinds (launchPlay's
+// subjects are accounts or contacts); a bad one is bad input on field[i] with message.
+func inputIDs(ids []string, field, message string, kinds ...string) ([]uuid.UUID, error) {
+	out := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		kind, u, ok := splitID(id)
+		if !ok || !slices.Contains(kinds, kind) {
+			return nil, invalid.Field(fmt.Sprintf("%s[%d]", field, i), "%s", message)
+		}
+		out[i] = u
+	}
+	return out, nil
 }
 
 // parseInputID decodes a global id given inside an input object; a bad one is bad input on

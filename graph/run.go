@@ -2,13 +2,11 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/graph/model"
-	"github.com/stewardhq/steward/invalid"
 	"github.com/stewardhq/steward/play"
 )
 
@@ -93,20 +91,6 @@ func toPlayRunConnection(rows []db.PlayRun, hasNext bool) *model.PlayRunConnecti
 		conn.PageInfo.EndCursor = &cur
 	}
 	return conn
-}
-
-// subjectIDs decodes launchPlay's subjects: accounts for ACCOUNT plays, contacts for CONTACT
-// plays (the engine checks which the play needs).
-func subjectIDs(ids []string) ([]uuid.UUID, error) {
-	out := make([]uuid.UUID, len(ids))
-	for i, id := range ids {
-		kind, u, ok := splitID(id)
-		if !ok || (kind != kindAccount && kind != kindContact) {
-			return nil, invalid.Field(fmt.Sprintf("subjectIds[%d]", i), "no such account or contact")
-		}
-		out[i] = u
-	}
-	return out, nil
 }
 
 // runAction runs one change on a run given by global id.

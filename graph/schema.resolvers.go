@@ -454,7 +454,7 @@ func (r *mutationResolver) LaunchPlay(ctx context.Context, playID string, subjec
 	if err != nil {
 		return nil, err
 	}
-	subjects, err := subjectIDs(subjectIds)
+	subjects, err := inputIDs(subjectIds, "subjectIds", "no such account or contact", kindAccount, kindContact)
 	if err != nil {
 		return nil, err
 	}
@@ -598,7 +598,7 @@ func (r *mutationResolver) EnrollInJourney(ctx context.Context, journeyID string
 	if err != nil {
 		return nil, invalid.Rename("id", "journeyId", err)
 	}
-	accounts, err := accountIDs(accountIds)
+	accounts, err := inputIDs(accountIds, "accountIds", "no such account", kindAccount)
 	if err != nil {
 		return nil, err
 	}
