@@ -17,6 +17,25 @@ func facts(v map[string]any) json.RawMessage {
 	return b
 }
 
+// TaskChange is the change row of a task created or changed (kind: KindCreated,
+// KindCompleted...). before is the task as it was (nil for a new task, or when the change
+// moved neither assignee nor team role): a previous assignee or team role the change moved
+// the task away from is a fact, so the feed the task left hears of it (feed.Tasks).
+func TaskChange(task, before *Task, kind string) *Change {
+	f := map[string]any{"taskId": task.ID, "title": task.Title, "status": task.Status}
+	if before != nil {
+		if before.AssigneeID != nil && (task.AssigneeID == nil || *task.AssigneeID != *before.AssigneeID) {
+			f["previousAssigneeId"] = *before.AssigneeID
+		}
+		if before.TeamRoleID != nil && (task.TeamRoleID == nil || *task.TeamRoleID != *before.TeamRoleID) {
+			f["previousTeamRoleId"] = *before.TeamRoleID
+		}
+	}
+	id := task.ID
+	return &Change{Topic: TopicTask, Kind: kind, SubjectID: &id, AccountID: &task.AccountID,
+		ContactID: task.ContactID, AssigneeID: task.AssigneeID, TeamRoleID: task.TeamRoleID, Payload: facts(f)}
+}
+
 // TimelineChange is the change row of a new timeline entry.
 func TimelineChange(e *TimelineEntry) *Change {
 	id, account := e.ID, e.AccountID

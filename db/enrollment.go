@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -256,22 +258,32 @@ func UpdateStepState(ctx context.Context, idb bun.IDB, t Tenant, s *JourneyStepS
 
 // SetOpenTasksStatus ends (CANCELLED) or reopens (OPEN) tasks directly, without the task
 // service's hooks: the journey engine uses it for the tasks of milestones it skips, cancels or
-// reopens, inside its own transaction. Only tasks in from change.
+// reopens, inside its own transaction. Only tasks in from change; each changed task gets its
+// change log row (TaskChange: cancelled or reopened), so task feeds see it.
 func SetOpenTasksStatus(ctx context.Context, idb bun.IDB, t Tenant, ids []uuid.UUID, from []string, to string, now time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	kind := KindReopened
 	q := t.Update(idb, (*Task)(nil)).Set("status = ?", to).Set("snoozed_until = NULL").Set("updated_at = ?", now).
 		Where("tk.id IN (?) AND tk.status IN (?)", bun.In(ids), bun.In(from))
 	if to == TaskCancelled {
+		kind = KindCancelled
 		q.Set("cancelled_at = ?", now)
 	} else {
 		q.Set("completed_at = NULL, completed_by = NULL, cancelled_at = NULL, cancelled_by = NULL")
 	}
-	if _, err := q.Exec(ctx); err != nil {
+	var changed []Task
+	if _, err := q.Returning("tk.*").Exec(ctx, &changed); err != nil {
 		return mapErr("set journey task status", err)
 	}
-	return nil
+	// The status alone changed: no assignee or team role was left behind.
+	slices.SortFunc(changed, func(a, b Task) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+	rows := make([]*Change, len(changed))
+	for i := range changed {
+		rows[i] = TaskChange(&changed[i], nil, kind)
+	}
+	return AppendChanges(ctx, idb, t, rows...)
 }
 
 // LockDueEnrollments locks, skipping rows other transactions hold, up to limit live

@@ -11,17 +11,10 @@ import (
 
 // Converters for the journey roadblock analytics.
 
-// Kinds of the global ids the analytics read and show. The journey definitions and enrolment
-// engine own these kinds; the names here only encode and decode them.
-const (
-	analyticsJourneyKind    = "Journey"
-	analyticsEnrollmentKind = "JourneyEnrollment"
-)
-
 func toGraphJourneyAnalytics(r *analytics.Report) *model.JourneyAnalytics {
 	q := r.Query
 	out := &model.JourneyAnalytics{
-		JourneyID:   globalID(analyticsJourneyKind, q.JourneyID),
+		JourneyID:   globalID(kindJourney, q.JourneyID),
 		Version:     q.Version,
 		From:        q.From,
 		To:          q.To,
@@ -74,12 +67,12 @@ func toGraphJourneyAnalytics(r *analytics.Report) *model.JourneyAnalytics {
 func toGraphAccountJourneyTimeline(accountID, journeyID uuid.UUID, attempts []analytics.Attempt) *model.AccountJourneyTimeline {
 	out := &model.AccountJourneyTimeline{
 		AccountID: accountID,
-		JourneyID: globalID(analyticsJourneyKind, journeyID),
+		JourneyID: globalID(kindJourney, journeyID),
 		Attempts:  make([]*model.JourneyAttempt, len(attempts)),
 	}
 	for i, a := range attempts {
 		ga := &model.JourneyAttempt{
-			EnrollmentID: globalID(analyticsEnrollmentKind, a.EnrollmentID),
+			EnrollmentID: globalID(kindEnrollment, a.EnrollmentID),
 			Attempt:      a.Attempt, Version: a.Version, Status: a.Status,
 			EnrolledAt: a.EnrolledAt, LastProgressAt: a.LastProgressAt,
 			CompletedAt: a.CompletedAt, CancelledAt: a.CancelledAt,

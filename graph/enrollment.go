@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 
@@ -14,8 +13,6 @@ import (
 )
 
 // Converters and helpers for journey enrolments and their progress.
-
-const kindEnrollment = "JourneyEnrollment"
 
 func toGraphEnrollment(v *journey.View) *model.JourneyEnrollment {
 	e := &v.Enrollment
@@ -110,19 +107,6 @@ func toEnrollmentConnection(vs []journey.View, hasNext bool) *model.JourneyEnrol
 		conn.PageInfo.EndCursor = &cur
 	}
 	return conn
-}
-
-// accountIDs decodes enrollInJourney's accounts.
-func accountIDs(ids []string) ([]uuid.UUID, error) {
-	out := make([]uuid.UUID, len(ids))
-	for i, id := range ids {
-		u, err := parseID(id, kindAccount)
-		if err != nil {
-			return nil, invalid.Field(fmt.Sprintf("accountIds[%d]", i), "no such account")
-		}
-		out[i] = u
-	}
-	return out, nil
 }
 
 // toEnrollMatching decodes enrollMatching's filter and condition.

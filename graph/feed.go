@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"sync"
 	"time"
@@ -21,12 +20,6 @@ import (
 // CodeFeedInterrupted ends a subscription the server could not continue (the client fell too
 // far behind, or the server is shutting down): subscribe again with the last cursor.
 const CodeFeedInterrupted = "FEED_INTERRUPTED"
-
-// Global id kinds of journey objects, which live feeds expose before the journey API does.
-const (
-	kindJourneyEnrollment = "JourneyEnrollment"
-	kindEvent             = "Event"
-)
 
 // subscribe starts a feed of the viewer's workspace with filter f (or returns err, the
 // filter's lookup error), resuming after the cursor when given. A bad or expired cursor is
@@ -158,7 +151,7 @@ func toGraphAccountActivityEvent(ev *feed.Event) *model.AccountActivityEvent {
 	case db.TopicPlayRun:
 		out.PlayRunID = c.SubjectID
 	case db.TopicEvent:
-		out.Event = &model.RecordedEvent{ID: base64.RawURLEncoding.EncodeToString([]byte(kindEvent + ":" + ev.Fact("eventId"))),
+		out.Event = &model.RecordedEvent{ID: globalIDOf(kindEvent, ev.Fact("eventId")),
 			ClientEventID: ev.Fact("clientEventId"), Name: ev.Fact("name"),
 			OccurredAt: factTime(ev, "occurredAt"), ContactID: c.ContactID}
 	case db.TopicJourney:
@@ -181,7 +174,7 @@ func toGraphJourneyProgressEvent(ev *feed.Event) *model.JourneyProgressEvent {
 		JourneyID: globalID(kindJourney, idOrNil(c.JourneyID)), AccountID: c.AccountID,
 		Milestone: factPtr(ev, "milestone"), Status: factPtr(ev, "status"), Facts: model.JSON(c.Payload)}
 	if c.SubjectID != nil {
-		id := globalID(kindJourneyEnrollment, *c.SubjectID)
+		id := globalID(kindEnrollment, *c.SubjectID)
 		out.EnrollmentID = &id
 	}
 	return out

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"encoding/base64"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -19,10 +21,24 @@ const (
 	kindAPIKey        = "ApiKey"
 	kindTeamRole      = "TeamRole"
 	kindWorkspace     = "Workspace"
+	kindPlay          = "Play"
+	kindPlayRun       = "PlayRun"
+	kindInAppMessage  = "InAppMessage"
+	kindMailbox       = "MailboxMessage"
+	kindTask          = "Task"
+	kindJourney       = "Journey"
+	kindEnrollment    = "JourneyEnrollment"
+	// kindEvent ids hold the event's bigint id instead of a uuid (globalIDOf).
+	kindEvent = "Event"
 )
 
 func globalID(kind string, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + id.String()))
+	return globalIDOf(kind, id.String())
+}
+
+// globalIDOf encodes a global id whose database id is not a uuid (kindEvent).
+func globalIDOf(kind, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + id))
 }
 
 // splitID decodes a global id into its kind and database id.
@@ -50,6 +66,20 @@ func parseID(id, kind string) (uuid.UUID, error) {
 		return uuid.Nil, db.ErrNotFound
 	}
 	return u, nil
+}
+
+// inputIDs decodes a list argument of global ids, each of one of kinds (launchPlay's
+// subjects are accounts or contacts); a bad one is bad input on field[i] with message.
+func inputIDs(ids []string, field, message string, kinds ...string) ([]uuid.UUID, error) {
+	out := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		kind, u, ok := splitID(id)
+		if !ok || !slices.Contains(kinds, kind) {
+			return nil, invalid.Field(fmt.Sprintf("%s[%d]", field, i), "%s", message)
+		}
+		out[i] = u
+	}
+	return out, nil
 }
 
 // parseInputID decodes a global id given inside an input object; a bad one is bad input on

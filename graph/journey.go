@@ -15,8 +15,6 @@ import (
 
 // Converters and helpers for journey definitions.
 
-const kindJourney = "Journey"
-
 func toGraphJourney(j *db.Journey) *model.Journey {
 	return &model.Journey{
 		ID:                globalID(kindJourney, j.ID),
@@ -225,12 +223,7 @@ func deref(s *string) string {
 
 // journeyAction runs one change on a journey given by global id.
 func journeyAction(ctx context.Context, id string, act func(t db.Tenant, id uuid.UUID) (*db.Journey, error)) (*model.Journey, error) {
-	journeyID, err := parseID(id, kindJourney)
-	if err != nil {
-		return nil, err
-	}
-	j, err := act(viewer(ctx).Tenant(), journeyID)
-	return convertOrErr(j, err, toGraphJourney)
+	return action(ctx, id, kindJourney, act, toGraphJourney)
 }
 
 func loadJourney(ctx context.Context, id *uuid.UUID) (*model.Journey, error) {

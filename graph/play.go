@@ -14,8 +14,6 @@ import (
 
 // Converters and helpers for plays.
 
-const kindPlay = "Play"
-
 func toGraphPlay(p *db.Play) *model.Play {
 	return &model.Play{
 		ID:             globalID(kindPlay, p.ID),
@@ -66,10 +64,5 @@ func toPlayFilter(f *model.PlayFilter) play.ListFilter {
 
 // playAction runs one change on a play given by global id.
 func playAction(ctx context.Context, id string, act func(t db.Tenant, id uuid.UUID) (*db.Play, error)) (*model.Play, error) {
-	playID, err := parseID(id, kindPlay)
-	if err != nil {
-		return nil, err
-	}
-	p, err := act(viewer(ctx).Tenant(), playID)
-	return convertOrErr(p, err, toGraphPlay)
+	return action(ctx, id, kindPlay, act, toGraphPlay)
 }

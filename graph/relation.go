@@ -251,6 +251,17 @@ func convertOrErr[S any, T any](v *S, err error, convert func(*S) *T) (*T, error
 	return convert(v), nil
 }
 
+// action runs one change on the object of kind given by global id (NOT_FOUND for a bad id)
+// and converts the result.
+func action[S any, T any](ctx context.Context, id, kind string, act func(t db.Tenant, id uuid.UUID) (*S, error), convert func(*S) *T) (*T, error) {
+	dbID, err := parseID(id, kind)
+	if err != nil {
+		return nil, err
+	}
+	v, err := act(viewer(ctx).Tenant(), dbID)
+	return convertOrErr(v, err, convert)
+}
+
 // convertAll converts a slice of domain values, or passes its error on.
 func convertAll[S any, T any](rows []S, err error, convert func(*S) *T) ([]*T, error) {
 	if err != nil {

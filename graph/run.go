@@ -2,23 +2,15 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 
 	"github.com/stewardhq/steward/db"
 	"github.com/stewardhq/steward/graph/model"
-	"github.com/stewardhq/steward/invalid"
 	"github.com/stewardhq/steward/play"
 )
 
 // Converters and helpers for play runs, in-app messages and the dev mailbox.
-
-const (
-	kindPlayRun      = "PlayRun"
-	kindInAppMessage = "InAppMessage"
-	kindMailbox      = "MailboxMessage"
-)
 
 func toGraphPlayRun(r *db.PlayRun) *model.PlayRun {
 	return &model.PlayRun{
@@ -101,26 +93,7 @@ func toPlayRunConnection(rows []db.PlayRun, hasNext bool) *model.PlayRunConnecti
 	return conn
 }
 
-// subjectIDs decodes launchPlay's subjects: accounts for ACCOUNT plays, contacts for CONTACT
-// plays (the engine checks which the play needs).
-func subjectIDs(ids []string) ([]uuid.UUID, error) {
-	out := make([]uuid.UUID, len(ids))
-	for i, id := range ids {
-		kind, u, ok := splitID(id)
-		if !ok || (kind != kindAccount && kind != kindContact) {
-			return nil, invalid.Field(fmt.Sprintf("subjectIds[%d]", i), "no such account or contact")
-		}
-		out[i] = u
-	}
-	return out, nil
-}
-
 // runAction runs one change on a run given by global id.
 func runAction(ctx context.Context, id string, act func(t db.Tenant, id uuid.UUID) (*db.PlayRun, error)) (*model.PlayRun, error) {
-	runID, err := parseID(id, kindPlayRun)
-	if err != nil {
-		return nil, err
-	}
-	r, err := act(viewer(ctx).Tenant(), runID)
-	return convertOrErr(r, err, toGraphPlayRun)
+	return action(ctx, id, kindPlayRun, act, toGraphPlayRun)
 }

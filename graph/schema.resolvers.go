@@ -454,7 +454,7 @@ func (r *mutationResolver) LaunchPlay(ctx context.Context, playID string, subjec
 	if err != nil {
 		return nil, err
 	}
-	subjects, err := subjectIDs(subjectIds)
+	subjects, err := inputIDs(subjectIds, "subjectIds", "no such account or contact", kindAccount, kindContact)
 	if err != nil {
 		return nil, err
 	}
@@ -598,7 +598,7 @@ func (r *mutationResolver) EnrollInJourney(ctx context.Context, journeyID string
 	if err != nil {
 		return nil, invalid.Rename("id", "journeyId", err)
 	}
-	accounts, err := accountIDs(accountIds)
+	accounts, err := inputIDs(accountIds, "accountIds", "no such account", kindAccount)
 	if err != nil {
 		return nil, err
 	}
@@ -900,7 +900,7 @@ func (r *queryResolver) JourneyEnrollment(ctx context.Context, id string) (*mode
 }
 
 func (r *queryResolver) JourneyAnalytics(ctx context.Context, journeyID string, version *int, from time.Time, to time.Time) (*model.JourneyAnalytics, error) {
-	id, err := parseID(journeyID, analyticsJourneyKind)
+	id, err := parseID(journeyID, kindJourney)
 	if err != nil {
 		return nil, err
 	}
@@ -914,7 +914,7 @@ func (r *queryResolver) AccountJourneyTimeline(ctx context.Context, accountID st
 	if err != nil {
 		return nil, err
 	}
-	journey, err := parseID(journeyID, analyticsJourneyKind)
+	journey, err := parseID(journeyID, kindJourney)
 	if err != nil {
 		return nil, err
 	}

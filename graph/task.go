@@ -14,8 +14,6 @@ import (
 
 // Converters and helpers for tasks.
 
-const kindTask = "Task"
-
 func toGraphTask(t *db.Task) *model.Task {
 	now := time.Now()
 	return &model.Task{
@@ -184,12 +182,7 @@ func loadOptionalUser(ctx context.Context, id *uuid.UUID) (*model.User, error) {
 
 // taskAction runs one task transition on a task given by global id.
 func taskAction(ctx context.Context, id string, act func(t db.Tenant, id uuid.UUID) (*db.Task, error)) (*model.Task, error) {
-	taskID, err := parseID(id, kindTask)
-	if err != nil {
-		return nil, err
-	}
-	t, err := act(viewer(ctx).Tenant(), taskID)
-	return convertOrErr(t, err, toGraphTask)
+	return action(ctx, id, kindTask, act, toGraphTask)
 }
 
 func viewerUserOrNil(ctx context.Context) uuid.UUID {

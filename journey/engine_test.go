@@ -178,6 +178,25 @@ func (b *engineBundle) observed(id uuid.UUID) []string {
 	return out
 }
 
+// changes returns the workspace's change log rows of the topics, in log order.
+func (b *engineBundle) changes(t *testing.T, topics ...string) []db.Change {
+	t.Helper()
+	var rows []db.Change
+	require.NoError(t, b.db.Bun.NewSelect().Model(&rows).
+		Column("topic", "kind", "account_id", "contact_id", "subject_id", "journey_id", "payload").Where("workspace_id = ? AND topic IN (?)", b.tenant.WorkspaceID, bun.In(topics)).
+		OrderExpr("txid, id").Scan(b.ctx))
+	return rows
+}
+
+// topicKinds lists rows as "topic.kind".
+func topicKinds(rows []db.Change) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Topic + "." + r.Kind
+	}
+	return out
+}
+
 func (b *engineBundle) complete(t *testing.T, taskID *uuid.UUID) {
 	t.Helper()
 	require.NotNil(t, taskID)
@@ -245,13 +264,25 @@ func TestEnrollCreatesFirstMilestoneTasks(t *testing.T) {
 	require.False(t, steps["notes"].Required)
 
 	require.Equal(t, []string{"ENTERED", "MILESTONE_STARTED:kickoff"}, b.observed(enr.ID))
-	var kinds []string
-	require.NoError(t, b.db.Bun.NewSelect().Table("change_log").Column("kind").
-		Where("workspace_id = ? AND subject_id = ?", b.tenant.WorkspaceID, enr.ID).OrderExpr("id").Scan(b.ctx, &kinds))
-	require.Equal(t, []string{"entered", "milestone_started"}, kinds)
 	entries, _, err := db.TimelinePage(b.ctx, b.db.Bun, b.tenant, b.account, []string{db.TimelineSystem}, 10, nil)
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
+	// Each change logs its timeline entry, then the journey row the feeds read (db.JourneyChange).
+	rows := b.changes(t, db.TopicTimeline, db.TopicJourney)
+	require.Equal(t, []string{"timeline.added", "journey.ENTERED", "timeline.added", "journey.MILESTONE_STARTED"}, topicKinds(rows))
+	bodies := map[uuid.UUID]string{}
+	for _, e := range entries {
+		bodies[e.ID] = e.Body
+	}
+	require.Contains(t, bodies[*rows[0].SubjectID], "Enrolled in journey")
+	require.Contains(t, bodies[*rows[2].SubjectID], `milestone "Kickoff" started`)
+	for _, r := range []db.Change{rows[1], rows[3]} {
+		require.Equal(t, enr.ID, *r.SubjectID)
+		require.Equal(t, j.ID, *r.JourneyID)
+		require.Equal(t, b.account, *r.AccountID)
+	}
+	require.JSONEq(t, fmt.Sprintf(`{"enrollmentId":%q,"status":"ACTIVE"}`, enr.ID), string(rows[1].Payload))
+	require.JSONEq(t, fmt.Sprintf(`{"enrollmentId":%q,"milestone":"kickoff","status":"ON_TRACK"}`, enr.ID), string(rows[3].Payload))
 
 	_, err = b.eng.Enroll(b.ctx, b.tenant, j.ID, []uuid.UUID{b.account}, b.csm)
 	require.ErrorIs(t, err, db.ErrConflict)
@@ -411,9 +442,37 @@ func TestSkipReopenCancelRestart(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "milestone", in.Field)
 
+	// Every task the skip cancelled has its change row, as the task service writes them.
+	taskRows := func() []db.Change {
+		var rows []db.Change
+		for _, r := range b.changes(t, db.TopicTask) {
+			if r.Kind != db.KindCreated {
+				rows = append(rows, r)
+			}
+		}
+		return rows
+	}
+	cancelled := taskRows()
+	require.Len(t, cancelled, 3, "kickoff call, handover and the optional notes")
+	for _, r := range cancelled {
+		require.Equal(t, db.KindCancelled, r.Kind)
+		require.Equal(t, b.account, *r.AccountID)
+		tk, err := db.GetTask(b.ctx, b.db.Bun, b.tenant, *r.SubjectID)
+		require.NoError(t, err)
+		require.Equal(t, db.TaskCancelled, tk.Status)
+		require.JSONEq(t, fmt.Sprintf(`{"taskId":%q,"title":%q,"status":"CANCELLED"}`, tk.ID, tk.Title), string(r.Payload))
+	}
+
 	b.clock.Advance(time.Hour)
 	_, err = b.eng.ReopenMilestone(b.ctx, b.tenant, id, "kickoff")
 	require.NoError(t, err)
+	reopened := taskRows()[3:]
+	require.Len(t, reopened, 2, "the required tasks reopen")
+	got := map[uuid.UUID]string{}
+	for _, r := range reopened {
+		got[*r.SubjectID] = r.Kind
+	}
+	require.Equal(t, map[uuid.UUID]string{*steps["kickoff-call"].TaskID: db.KindReopened, *steps["handover"].TaskID: db.KindReopened}, got)
 	_, ms, after = b.progress(t, id)
 	require.Equal(t, db.MilestoneOnTrack, ms["kickoff"].Status)
 	require.True(t, ms["kickoff"].StartedAt.Equal(b.clock.Now()))
@@ -556,6 +615,15 @@ func TestAutomatedStepsRunOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, outbox, "one email for the one contact, once")
 	require.EqualValues(t, 1, inApp)
+	// The message reaches the contact's inAppMessages feed like a play's.
+	rows := b.changes(t, db.TopicInApp)
+	require.Len(t, rows, 1)
+	require.Equal(t, db.KindCreated, rows[0].Kind)
+	require.Equal(t, *steps["banner"].InAppMessageID, *rows[0].SubjectID)
+	var facts map[string]any
+	require.NoError(t, json.Unmarshal(rows[0].Payload, &facts))
+	require.Equal(t, "Welcome", facts["title"])
+	require.Equal(t, db.InAppPending, facts["status"])
 
 	// A paused journey holds its automated steps; resumed, they run.
 	setStatus := func(status string) {

@@ -364,7 +364,7 @@ func (e *Engine) recheck(ctx context.Context, tx bun.Tx, t db.Tenant, accounts [
 	return nil
 }
 
-// userOrNil stores uuid.Nil as "no user".
+// userOrNil stores uuid.Nil as "no user": changes made by an API key have no user.
 func userOrNil(id uuid.UUID) *uuid.UUID {
 	if id == uuid.Nil {
 		return nil

@@ -2,7 +2,6 @@ package journey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -144,45 +143,22 @@ func (e *Engine) emit(ctx context.Context, tx bun.Tx, t db.Tenant, r *run, kind 
 	})
 }
 
-// ChangePayload is the payload of a journey change-log row (db.TopicJourney); its Kind is the
-// event kind in lower case ("entered", "milestone_started", "at_risk", "resumed"...).
-type ChangePayload struct {
-	EnrollmentID uuid.UUID `json:"enrollmentId"`
-	JourneyID    uuid.UUID `json:"journeyId"`
-	JourneyKey   string    `json:"journeyKey"`
-	Version      int       `json:"version"`
-	AccountID    uuid.UUID `json:"accountId"`
-	Attempt      int       `json:"attempt"`
-	// Status is the enrolment's status after the change.
-	Status string `json:"status"`
-	// Milestone and MilestoneStatus name the milestone of a milestone-level change.
-	Milestone       string    `json:"milestone,omitempty"`
-	MilestoneStatus string    `json:"milestoneStatus,omitempty"`
-	At              time.Time `json:"at"`
-}
-
-// record writes the timeline entry and the change-log row of a change.
+// record writes the timeline entry of a change and the change-log rows of both: the entry's
+// (db.TimelineChange, for accountActivity) and the journey's (db.JourneyChange, for
+// journeyProgress and accountActivity), whose kind is the event kind as the API names it
+// (ENTERED, MILESTONE_STARTED, AT_RISK, RESUMED...) and whose status is the milestone's for a
+// milestone-level change, else the enrolment's.
 func (e *Engine) record(ctx context.Context, tx bun.Tx, t db.Tenant, r *run, kind, milestone string, now time.Time) error {
 	entry := &db.TimelineEntry{AccountID: r.enr.AccountID, Kind: db.TimelineSystem, OccurredAt: now, Body: r.describe(kind, milestone)}
 	if err := db.InsertTimelineEntry(ctx, tx, t, entry); err != nil {
 		return err
 	}
-	p := ChangePayload{
-		EnrollmentID: r.enr.ID, JourneyID: r.enr.JourneyID, JourneyKey: r.pub.Journey.Key, Version: r.enr.Version,
-		AccountID: r.enr.AccountID, Attempt: r.enr.Attempt, Status: r.enr.Status, Milestone: milestone, At: now,
-	}
+	status := r.enr.Status
 	if st := r.ms[milestone]; st != nil {
-		p.MilestoneStatus = st.Status
+		status = st.Status
 	}
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	account, journey, subject := r.enr.AccountID, r.enr.JourneyID, r.enr.ID
-	return db.AppendChanges(ctx, tx, t, &db.Change{
-		Topic: db.TopicJourney, Kind: strings.ToLower(kind), AccountID: &account, JourneyID: &journey,
-		SubjectID: &subject, Payload: raw,
-	})
+	return db.AppendChanges(ctx, tx, t, db.TimelineChange(entry),
+		db.JourneyChange(r.enr.JourneyID, r.enr.ID, r.enr.AccountID, kind, milestone, status))
 }
 
 // describe is the timeline text of a change.

@@ -128,7 +128,7 @@ func (s *Definitions) Create(ctx context.Context, t db.Tenant, by uuid.UUID, in 
 	now := s.Now()
 	j := &db.Journey{
 		Name: name, Description: in.Description, Stage: in.Stage, Status: db.JourneyDraft,
-		Draft: draft, DraftUpdatedAt: &now, CreatedBy: optionalUser(by),
+		Draft: draft, DraftUpdatedAt: &now, CreatedBy: userOrNil(by),
 	}
 	err = db.InTx(ctx, s.DB, func(ctx context.Context, tx bun.Tx) error {
 		if j.Key, err = s.journeyKey(ctx, tx, t, in.Key, name, "key"); err != nil {
@@ -172,7 +172,7 @@ func (s *Definitions) Copy(ctx context.Context, t db.Tenant, id uuid.UUID, name,
 		now := s.Now()
 		j := &db.Journey{
 			Name: name, Description: src.Description, Stage: src.Stage, Status: db.JourneyDraft,
-			Draft: draft, DraftUpdatedAt: &now, CreatedBy: optionalUser(by),
+			Draft: draft, DraftUpdatedAt: &now, CreatedBy: userOrNil(by),
 			CopiedFromID: &src.ID, CopiedFromVersion: &fromVersion,
 		}
 		if j.Key, err = s.journeyKey(ctx, tx, t, key, name, "key"); err != nil {
@@ -280,7 +280,7 @@ func (s *Definitions) Publish(ctx context.Context, t db.Tenant, id uuid.UUID, by
 		}
 		v := &db.JourneyVersion{
 			JourneyID: j.ID, Version: j.LatestVersion + 1, Definition: stored,
-			PublishedAt: s.Now(), PublishedBy: optionalUser(by),
+			PublishedAt: s.Now(), PublishedBy: userOrNil(by),
 		}
 		if err := db.InsertJourneyVersion(ctx, tx, t, v); err != nil {
 			return err
@@ -594,14 +594,6 @@ func uniqueConflict(err error) error {
 // refuse reports a change the journey's status does not allow.
 func refuse(msg string) error {
 	return fmt.Errorf("%w: %w: %w", db.ErrConflict, ErrTransition, invalid.Field("status", "%s", msg))
-}
-
-// optionalUser is nil for uuid.Nil: changes made by an API key have no user.
-func optionalUser(id uuid.UUID) *uuid.UUID {
-	if id == uuid.Nil {
-		return nil
-	}
-	return &id
 }
 
 func mustJSON(v any) json.RawMessage {

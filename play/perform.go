@@ -37,8 +37,9 @@ func (e *Engine) SendEmailFor(ctx context.Context, tx bun.Tx, t db.Tenant, accou
 
 // InAppFor shows msg to the account's recipients (CONTACTS or CONTACTS_WITH_PERSONA) as an
 // IN_APP_MESSAGE step does; the messages name no run, and stepRef (e.g. the journey step's
-// key) as their step. It returns the first message's id (nil when nobody was addressed) and
-// how many messages exist for key.
+// key) as their step. Each message gets its change log row (db.InAppChange, created) as
+// the step's do, so a partner's inAppMessages feed shows it. It returns the first message's
+// id (nil when nobody was addressed) and how many messages exist for key.
 func (e *Engine) InAppFor(ctx context.Context, tx bun.Tx, t db.Tenant, accountID uuid.UUID, msg *InAppMessage, key, stepRef string, now time.Time) (*uuid.UUID, int, error) {
 	if msg == nil {
 		return nil, 0, errors.New("in-app message: no message")
@@ -53,6 +54,7 @@ func (e *Engine) InAppFor(ctx context.Context, tx bun.Tx, t db.Tenant, accountID
 		return nil, 0, err
 	}
 	var first *uuid.UUID
+	changes := make([]*db.Change, 0, len(cs))
 	for i := range cs {
 		v := vars
 		v.Contact = &Person{Name: cs[i].Name, Email: cs[i].Email}
@@ -76,6 +78,10 @@ func (e *Engine) InAppFor(ctx context.Context, tx bun.Tx, t db.Tenant, accountID
 		if first == nil {
 			first = &m.ID
 		}
+		changes = append(changes, db.InAppChange(m, db.KindCreated))
+	}
+	if err := db.AppendChanges(ctx, tx, t, changes...); err != nil {
+		return nil, 0, err
 	}
 	return first, len(cs), nil
 }

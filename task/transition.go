@@ -146,13 +146,15 @@ func (s *Service) transition(ctx context.Context, t db.Tenant, id uuid.UUID, act
 		if err := db.UpdateTask(ctx, tx, t, task); err != nil {
 			return err
 		}
+		// The change's row goes first: what the hooks do because of it (a journey milestone
+		// completing, the next one's tasks created) follows it in the log.
+		if err := logChange(ctx, tx, t, task, &before, actionKinds[action]); err != nil {
+			return err
+		}
 		if s.Hooks.TaskChanged != nil {
 			if err := s.Hooks.TaskChanged(ctx, tx, t, &before, task); err != nil {
 				return err
 			}
-		}
-		if err := logChange(ctx, tx, t, task, &before, actionKinds[action]); err != nil {
-			return err
 		}
 		out = task
 		return nil
