@@ -557,21 +557,26 @@ func overdueFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, rep 
 		Count    int        `bun:"n"`
 		Assignee *uuid.UUID `bun:"assignee_id"`
 	}
-	args := []any{t.WorkspaceID, q.Now, q.Now}
-	args = append(args, rangeArgs(t, q)...)
+	// The enrolment of each overdue task is probed (LATERAL ... LIMIT 1, an index-only lookup
+	// in journey_enrollments_range_probe_idx) rather than joined: there are far fewer overdue
+	// tasks than enrolments in a long range, and a hash join would read them all.
+	args := append(rangeArgs(t, q), t.WorkspaceID, q.Now, q.Now)
 	err := idb.NewRaw(`
 		SELECT GROUPING(tk.team_role_id) = 0 AS by_role,
 		       CASE WHEN GROUPING(tk.team_role_id) = 0 THEN tk.team_role_id ELSE tk.assignee_id END AS id,
 		       count(*) AS n
 		FROM tasks tk
 		JOIN journey_step_states ss ON ss.workspace_id = tk.workspace_id AND ss.task_id = tk.id
-		JOIN journey_enrollments e ON e.workspace_id = ss.workspace_id AND e.id = ss.enrollment_id
+		CROSS JOIN LATERAL (
+		    SELECT 1 FROM journey_enrollments e
+		    WHERE e.id = ss.enrollment_id AND `+rangeSQL("e")+`
+		    LIMIT 1
+		) e
 		WHERE tk.workspace_id = ?
 		  AND tk.status IN ('OPEN', 'SNOOZED') AND tk.due_at IS NOT NULL
 		  AND (tk.status = 'OPEN' OR tk.snoozed_until <= ?)
 		  AND tk.due_at < ?
 		  AND tk.source_kind = 'JOURNEY'
-		  AND `+rangeSQL("e")+`
 		GROUP BY GROUPING SETS ((tk.team_role_id), (tk.assignee_id))
 		ORDER BY 1 DESC, n DESC, 2 NULLS LAST`, args...).Scan(ctx, &rows)
 	if err != nil {
