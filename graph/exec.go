@@ -5477,8 +5477,10 @@ extend type Mutation {
 
 """
 Where accounts get stuck in one journey (one version or all), over the enrolments made in
-[from, to). Counts are of enrolments (an account enrolled twice counts twice); durations are
-exact percentiles over the completed milestones, in seconds.
+[from, to). Counts are of enrolments (an account enrolled twice counts twice) and exact for
+any range. Durations are in seconds and approximate: percentiles (as percentile_cont computes
+them) over the completed rows read from histograms of 2%-wide buckets, within 1% of the exact
+value (values under a minute: within 30 s; zero exactly).
 """
 type JourneyAnalytics {
   journeyId: ID!
@@ -5517,10 +5519,10 @@ type JourneyMilestoneFigures {
   everBehind: Int!
   "everBehind / entered (0 when nobody entered)."
   behindShare: Float!
-  "Time from start to completion of the completed ones (null: none completed)."
+  "Time from start to completion of the completed ones (null: none completed); within 1%."
   medianSeconds: Float
   p90Seconds: Float
-  "How far past the target they completed (completedAt - dueAt, 0 when on time)."
+  "How far past the target they completed (completedAt - dueAt, 0 when on time); within 1%."
   medianOverrunSeconds: Float
   p90OverrunSeconds: Float
 }
@@ -5543,6 +5545,7 @@ type JourneyRoadblock {
   stalled: Int!
   "Enrolments that are behind or stalled here, each once: the ranking key."
   stuck: Int!
+  "The milestone's medianOverrunSeconds (within 1%)."
   medianOverrunSeconds: Float
 }
 
@@ -5554,7 +5557,7 @@ type JourneyCohort {
   active: Int!
   stalled: Int!
   cancelled: Int!
-  "Median of completedAt - enrolledAt over the completed enrolments (null: none)."
+  "Median of completedAt - enrolledAt over the completed enrolments (null: none); within 1%."
   medianDaysToComplete: Float
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stewardhq/steward/db"
+	"github.com/stewardhq/steward/journey/analytics"
 	"github.com/stewardhq/steward/server/servertest"
 )
 
@@ -110,13 +111,13 @@ func TestJourneyAnalyticsThroughAPI(t *testing.T) {
 	require.Len(t, a.Milestones, 2)
 	require.Equal(t, "Kickoff", a.Milestones[0].Name)
 	require.Equal(t, 2, a.Milestones[0].Completed)
-	require.InDelta(t, 86400, *a.Milestones[0].MedianSeconds, 0.001)
+	require.InEpsilon(t, 86400, *a.Milestones[0].MedianSeconds, analytics.PercentileBound)
 	require.Equal(t, "Technical setup", a.Milestones[1].Name)
 	require.Equal(t, 2, a.Milestones[1].Entered)
 	require.InDelta(t, 0.5, a.Milestones[1].BehindShare, 1e-9)
 	// The completed setup took 2 days, one past its target.
-	require.InDelta(t, 2*86400, *a.Milestones[1].MedianSeconds, 0.001)
-	require.InDelta(t, 86400, *a.Milestones[1].MedianOverrunSeconds, 0.001)
+	require.InEpsilon(t, 2*86400, *a.Milestones[1].MedianSeconds, analytics.PercentileBound)
+	require.InEpsilon(t, 86400, *a.Milestones[1].MedianOverrunSeconds, analytics.PercentileBound)
 	require.Len(t, a.Current, 1)
 	require.Equal(t, "BEHIND", a.Current[0].Status)
 	require.Equal(t, "CSM", a.OverdueTasksByTeamRole[0].TeamRole.Key)

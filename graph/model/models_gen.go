@@ -157,8 +157,10 @@ type InviteUserInput struct {
 }
 
 // Where accounts get stuck in one journey (one version or all), over the enrolments made in
-// [from, to). Counts are of enrolments (an account enrolled twice counts twice); durations are
-// exact percentiles over the completed milestones, in seconds.
+// [from, to). Counts are of enrolments (an account enrolled twice counts twice) and exact for
+// any range. Durations are in seconds and approximate: percentiles (as percentile_cont computes
+// them) over the completed rows read from histograms of 2%-wide buckets, within 1% of the exact
+// value (values under a minute: within 30 s; zero exactly).
 type JourneyAnalytics struct {
 	JourneyID string `json:"journeyId"`
 	// The version the figures are restricted to; null: all versions.
@@ -205,7 +207,7 @@ type JourneyCohort struct {
 	Active    int  `json:"active"`
 	Stalled   int  `json:"stalled"`
 	Cancelled int  `json:"cancelled"`
-	// Median of completedAt - enrolledAt over the completed enrolments (null: none).
+	// Median of completedAt - enrolledAt over the completed enrolments (null: none); within 1%.
 	MedianDaysToComplete *float64 `json:"medianDaysToComplete,omitempty"`
 }
 
@@ -247,10 +249,10 @@ type JourneyMilestoneFigures struct {
 	EverBehind int `json:"everBehind"`
 	// everBehind / entered (0 when nobody entered).
 	BehindShare float64 `json:"behindShare"`
-	// Time from start to completion of the completed ones (null: none completed).
+	// Time from start to completion of the completed ones (null: none completed); within 1%.
 	MedianSeconds *float64 `json:"medianSeconds,omitempty"`
 	P90Seconds    *float64 `json:"p90Seconds,omitempty"`
-	// How far past the target they completed (completedAt - dueAt, 0 when on time).
+	// How far past the target they completed (completedAt - dueAt, 0 when on time); within 1%.
 	MedianOverrunSeconds *float64 `json:"medianOverrunSeconds,omitempty"`
 	P90OverrunSeconds    *float64 `json:"p90OverrunSeconds,omitempty"`
 }
@@ -286,7 +288,8 @@ type JourneyRoadblock struct {
 	// STALLED enrolments in this milestone.
 	Stalled int `json:"stalled"`
 	// Enrolments that are behind or stalled here, each once: the ranking key.
-	Stuck                int      `json:"stuck"`
+	Stuck int `json:"stuck"`
+	// The milestone's medianOverrunSeconds (within 1%).
 	MedianOverrunSeconds *float64 `json:"medianOverrunSeconds,omitempty"`
 }
 

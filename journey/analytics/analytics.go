@@ -1,10 +1,19 @@
 // Package analytics answers where accounts get stuck in a journey: the roadblock report of one
 // journey (a version or all) over a range of enrolment dates, and one account's progress as a
-// timeline. It is read-only SQL over the journey tables (journey_enrollments,
-// journey_milestone_states, journey_step_states) and tasks, computed in a handful of
-// statements with FILTER, GROUPING SETS and percentile_cont; milestone names come from the
-// versions' definition JSON (definition -> 'milestones' -> [{key, name, ...}]), so the
+// timeline. It is read-only SQL over the journey tables and tasks; milestone names come from
+// the versions' definition JSON (definition -> 'milestones' -> [{key, name, ...}]), so the
 // package depends on no journey engine code.
+//
+// The funnel, behind share, time in milestone and cohorts read the journey rollup (migration
+// 20261204000011_journey_rollup: per-UTC-day counts and per-day and per-month histograms,
+// kept by statement-level triggers in the transaction of every change) for the whole days of
+// the range, and the rows of the partial days at its ends exactly, so a report costs about the
+// same for two years of a million enrolments as for a week. Counts are exact for any range.
+// Percentiles (durations, overruns, days to complete) are approximate: computed as
+// percentile_cont would, but each value read as the geometric middle of its 2%-wide histogram
+// bucket, so within PercentileBound (1%) of the exact figure; values under a minute are read
+// as 30 s, and zero is exact. Current positions and overdue tasks read the live rows (small
+// partial indexes), and AccountProgress one account's rows.
 //
 // Every statement filters on the caller's workspace first; another workspace's journey is
 // db.ErrNotFound, exactly like a journey that does not exist.
@@ -17,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,8 +40,8 @@ import (
 // cohorts. Longer ranges are bad input rather than slow queries.
 const MaxRange = 3 * 366 * 24 * time.Hour
 
-// workMem is the sort memory of a report's transaction: the percentiles sort every completed
-// milestone's duration, and PostgreSQL's 4 MB default would spill them to disk.
+// workMem is the sort and hash memory of a report's transaction: the partial days' rows and
+// the rollup rows are aggregated in memory.
 const workMem = "64MB"
 
 // Milestone statuses, as journey_milestone_states stores them.
@@ -74,8 +84,9 @@ func (q Query) validate() error {
 }
 
 // Report is the roadblock analytics of one journey over a range of enrolment dates. Counts are
-// of enrolments (an account enrolled twice counts twice); durations are exact percentiles
-// (percentile_cont, interpolated) over the completed milestones.
+// of enrolments (an account enrolled twice counts twice); durations are percentiles
+// (interpolated as percentile_cont does) over the completed milestones, within
+// PercentileBound of the exact ones.
 type Report struct {
 	Query Query
 	// Enrollments is how many enrolments the report covers.
@@ -201,7 +212,7 @@ func (s *Service) AccountProgress(ctx context.Context, t db.Tenant, journeyID, a
 
 // Roadblocks computes the report of q. A journey of another workspace (or none) is
 // db.ErrNotFound; a version the journey never published, or a bad range, is an invalid.Error.
-// It runs six statements; run it in a read-only repeatable-read transaction (Service does) for
+// It runs seven statements; run it in a read-only repeatable-read transaction (Service does) for
 // figures from one snapshot.
 func Roadblocks(ctx context.Context, idb bun.IDB, t db.Tenant, q Query) (*Report, error) {
 	if err := q.validate(); err != nil {
@@ -215,7 +226,12 @@ func Roadblocks(ctx context.Context, idb bun.IDB, t db.Tenant, q Query) (*Report
 	if err != nil {
 		return nil, err
 	}
-	if err := milestoneFigures(ctx, idb, t, q, names, rep); err != nil {
+	s := splitRange(q.From, q.To)
+	hist, err := histograms(ctx, idb, t, q, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := milestoneFigures(ctx, idb, t, q, s, names, hist, rep); err != nil {
 		return nil, err
 	}
 	if err := currentFigures(ctx, idb, t, q, rep); err != nil {
@@ -224,7 +240,7 @@ func Roadblocks(ctx context.Context, idb bun.IDB, t db.Tenant, q Query) (*Report
 	if err := overdueFigures(ctx, idb, t, q, rep); err != nil {
 		return nil, err
 	}
-	if err := cohortFigures(ctx, idb, t, q, rep); err != nil {
+	if err := cohortFigures(ctx, idb, t, q, s, hist, rep); err != nil {
 		return nil, err
 	}
 	rep.Roadblocks = roadblocks(rep)
@@ -290,10 +306,10 @@ func rangeArgs(t db.Tenant, q Query) []any {
 	return []any{t.WorkspaceID, q.JourneyID, q.From, q.To, q.Version, q.Version}
 }
 
-// milestoneRow is one milestone's aggregate over journey_milestone_states.
+// milestoneRow is one milestone's aggregate.
 type milestoneRow struct {
 	Key        string   `bun:"milestone_key"`
-	Position   int      `bun:"position"`
+	Position   int      `bun:"-"`
 	Entered    int      `bun:"entered"`
 	Completed  int      `bun:"completed"`
 	Skipped    int      `bun:"skipped"`
@@ -304,52 +320,106 @@ type milestoneRow struct {
 	OverP90    *float64 `bun:"-"`
 }
 
-// milestoneFigures fills the funnel, behind share and time in milestone in two statements:
-// the counts over every covered milestone row (a hash aggregate that PostgreSQL can run in
-// parallel workers), then the percentiles over the completed rows only, which must be sorted
-// (ordered-set aggregates neither hash nor run in parallel). Both percentiles of a measure come
-// from one sort (percentile_cont over an array of fractions).
-func milestoneFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, names []milestoneName, rep *Report) error {
+// histogramRow is one bucket of a measure's histogram over the report's range; Month is set
+// for the 'to_complete' measure only (cohorts are per month).
+type histogramRow struct {
+	Month   *time.Time `bun:"month"`
+	Key     string     `bun:"milestone_key"`
+	Measure string     `bun:"measure"`
+	Bucket  int        `bun:"bucket"`
+	N       int        `bun:"n"`
+}
+
+// histograms reads the report's histograms, bucket by bucket: whole months from
+// journey_histogram_monthly, the other whole days from journey_histogram_daily, and the
+// partial days' completed rows bucketed on the fly, summed per milestone (per month for days
+// to complete), measure and bucket, in bucket order.
+func histograms(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, s span) ([]histogramRow, error) {
+	scope := `h.workspace_id = ? AND h.journey_id = ? AND (?::int IS NULL OR h.version = ?::int)`
+	scopeArgs := []any{t.WorkspaceID, q.JourneyID, q.Version, q.Version}
+	args := append(slices.Clone(scopeArgs), dateArg(s.MonthFrom), dateArg(s.MonthTo))
+	args = append(args, scopeArgs...)
+	args = append(args, dateArg(s.DayFrom), dateArg(s.MonthFrom), dateArg(s.MonthTo), dateArg(s.DayTo))
+	msSQL, msArgs := exactSQL(`NULL::date, a.milestone_key, m.measure, m.bucket, 1`,
+		`journey_milestone_states`, ` AND a.status = 'DONE' AND m.bucket IS NOT NULL`, t, q, s)
+	msSQL = strings.ReplaceAll(msSQL, "journey_milestone_states a WHERE", `journey_milestone_states a
+		CROSS JOIN LATERAL (VALUES
+		    ('duration', journey_rollup_bucket(date_part('epoch', a.completed_at - a.started_at))),
+		    ('overrun', CASE WHEN a.due_at IS NOT NULL THEN journey_rollup_bucket(date_part('epoch', a.completed_at - a.due_at)) END)
+		) m (measure, bucket) WHERE`)
+	enSQL, enArgs := exactSQL(`(date_trunc('month', a.enrolled_at, 'UTC') AT TIME ZONE 'UTC')::date, '', 'to_complete',
+		journey_rollup_bucket(date_part('epoch', a.completed_at - a.enrolled_at)), 1`,
+		`journey_enrollments`, ` AND a.status = 'COMPLETED'`, t, q, s)
+	args = append(append(args, msArgs...), enArgs...)
+	var rows []histogramRow
+	err := idb.NewRaw(`
+		SELECT month, milestone_key, measure, bucket, sum(n)::int AS n FROM (
+		    SELECT CASE WHEN h.measure = 'to_complete' THEN h.enrolled_month END AS month,
+		           h.milestone_key, h.measure, h.bucket, h.n
+		    FROM journey_histogram_monthly h
+		    WHERE `+scope+` AND h.enrolled_month >= ?::date AND h.enrolled_month < ?::date
+		    UNION ALL
+		    SELECT CASE WHEN h.measure = 'to_complete' THEN date_trunc('month', h.enrolled_on::timestamp)::date END,
+		           h.milestone_key, h.measure, h.bucket, h.n
+		    FROM journey_histogram_daily h
+		    WHERE `+scope+` AND ((h.enrolled_on >= ?::date AND h.enrolled_on < ?::date)
+		                     OR (h.enrolled_on >= ?::date AND h.enrolled_on < ?::date))
+		    UNION ALL
+		    `+msSQL+`
+		    UNION ALL
+		    `+enSQL+`
+		) x
+		GROUP BY 1, 2, 3, 4
+		ORDER BY 1, 2, 3, 4`, args...).Scan(ctx, &rows)
+	if err != nil {
+		return nil, mapErr("read duration histograms", err)
+	}
+	return rows, nil
+}
+
+// milestoneFigures fills the funnel, behind share and time in milestone from the rollup: the
+// counts of the range's whole days from journey_milestone_daily plus the partial days' rows,
+// then the percentiles from the histograms (hist, as histograms read them).
+func milestoneFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, s span, names []milestoneName, hist []histogramRow, rep *Report) error {
+	exact, exactArgs := exactSQL(`a.milestone_key, (a.started_at IS NOT NULL)::int, (a.status = 'DONE')::int,
+		(a.status = 'SKIPPED')::int, (a.behind_at IS NOT NULL)::int`, `journey_milestone_states`, ``, t, q, s)
+	args := []any{t.WorkspaceID, q.JourneyID, q.Version, q.Version, dateArg(s.DayFrom), dateArg(s.DayTo)}
 	var rows []milestoneRow
 	err := idb.NewRaw(`
-		SELECT ms.milestone_key,
-		       min(ms.position) AS position,
-		       count(*) FILTER (WHERE ms.started_at IS NOT NULL) AS entered,
-		       count(*) FILTER (WHERE ms.status = 'DONE') AS completed,
-		       count(*) FILTER (WHERE ms.status = 'SKIPPED') AS skipped,
-		       count(*) FILTER (WHERE ms.behind_at IS NOT NULL) AS ever_behind
-		FROM journey_milestone_states ms
-		WHERE `+rangeSQL("ms")+`
-		GROUP BY ms.milestone_key`, rangeArgs(t, q)...).Scan(ctx, &rows)
+		SELECT milestone_key, sum(entered)::int AS entered, sum(completed)::int AS completed,
+		       sum(skipped)::int AS skipped, sum(ever_behind)::int AS ever_behind
+		FROM (
+		    SELECT d.milestone_key, d.entered, d.completed, d.skipped, d.ever_behind
+		    FROM journey_milestone_daily d
+		    WHERE d.workspace_id = ? AND d.journey_id = ? AND (?::int IS NULL OR d.version = ?::int)
+		      AND d.enrolled_on >= ?::date AND d.enrolled_on < ?::date
+		    UNION ALL
+		    `+exact+`
+		) x
+		GROUP BY milestone_key`, append(args, exactArgs...)...).Scan(ctx, &rows)
 	if err != nil {
 		return mapErr("count milestones", err)
 	}
-	var pcts []struct {
-		Key  string    `bun:"milestone_key"`
-		Dur  []float64 `bun:"dur,array"`
-		Over []float64 `bun:"over,array"`
-	}
-	err = idb.NewRaw(`
-		SELECT ms.milestone_key,
-		       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', ms.completed_at - ms.started_at)) AS dur,
-		       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY greatest(date_part('epoch', ms.completed_at - ms.due_at), 0))
-		           FILTER (WHERE ms.due_at IS NOT NULL) AS over
-		FROM journey_milestone_states ms
-		WHERE `+rangeSQL("ms")+` AND ms.status = 'DONE'
-		GROUP BY ms.milestone_key`, rangeArgs(t, q)...).Scan(ctx, &pcts)
-	if err != nil {
-		return mapErr("time milestones", err)
-	}
-	for _, p := range pcts {
-		i := slices.IndexFunc(rows, func(r milestoneRow) bool { return r.Key == p.Key })
-		if i < 0 {
-			continue // completed after the count: impossible in one snapshot
+	// Rollup rows whose rows all went away (deleted, or moved to another version) sum to zero:
+	// such a key is no milestone of the range. (A key no definition names is listed only once
+	// some row of it started.)
+	rows = slices.DeleteFunc(rows, func(r milestoneRow) bool {
+		return r.Entered == 0 && r.Completed == 0 && r.Skipped == 0 && r.EverBehind == 0
+	})
+	byMeasure := map[[2]string][]bucketCount{}
+	for _, h := range hist {
+		if h.Measure == "to_complete" {
+			continue
 		}
-		if len(p.Dur) == 2 {
-			rows[i].DurP50, rows[i].DurP90 = &p.Dur[0], &p.Dur[1]
+		k := [2]string{h.Key, h.Measure}
+		byMeasure[k] = append(byMeasure[k], bucketCount{Bucket: h.Bucket, N: h.N})
+	}
+	for i := range rows {
+		if p := percentiles(byMeasure[[2]string{rows[i].Key, "duration"}], 0.5, 0.9); p != nil {
+			rows[i].DurP50, rows[i].DurP90 = &p[0], &p[1]
 		}
-		if len(p.Over) == 2 {
-			rows[i].OverP50, rows[i].OverP90 = &p.Over[0], &p.Over[1]
+		if p := percentiles(byMeasure[[2]string{rows[i].Key, "overrun"}], 0.5, 0.9); p != nil {
+			rows[i].OverP50, rows[i].OverP90 = &p[0], &p[1]
 		}
 	}
 	byKey := make(map[string]milestoneRow, len(rows))
@@ -367,6 +437,11 @@ func milestoneFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, na
 	var extra []milestoneRow
 	for _, r := range rows {
 		if !seen[r.Key] {
+			pos, err := keyPosition(ctx, idb, t, q, r.Key)
+			if err != nil {
+				return err
+			}
+			r.Position = pos
 			extra = append(extra, r)
 		}
 	}
@@ -380,6 +455,18 @@ func milestoneFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, na
 		rep.Milestones = append(rep.Milestones, toMilestone(r, r.Key))
 	}
 	return nil
+}
+
+// keyPosition is the smallest position a milestone key no definition names has in q's range;
+// such keys are rare (only rows written outside the engine), so one lookup each is fine.
+func keyPosition(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, key string) (int, error) {
+	var pos int
+	err := idb.NewRaw(`SELECT coalesce(min(ms.position), 0) FROM journey_milestone_states ms WHERE `+rangeSQL("ms")+` AND ms.milestone_key = ?`,
+		append(rangeArgs(t, q), key)...).Scan(ctx, &pos)
+	if err != nil {
+		return 0, mapErr("find milestone position", err)
+	}
+	return pos, nil
 }
 
 func toMilestone(r milestoneRow, name string) Milestone {
@@ -470,21 +557,26 @@ func overdueFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, rep 
 		Count    int        `bun:"n"`
 		Assignee *uuid.UUID `bun:"assignee_id"`
 	}
-	args := []any{t.WorkspaceID, q.Now, q.Now}
-	args = append(args, rangeArgs(t, q)...)
+	// The enrolment of each overdue task is probed (LATERAL ... LIMIT 1, an index-only lookup
+	// in journey_enrollments_range_probe_idx) rather than joined: there are far fewer overdue
+	// tasks than enrolments in a long range, and a hash join would read them all.
+	args := append(rangeArgs(t, q), t.WorkspaceID, q.Now, q.Now)
 	err := idb.NewRaw(`
 		SELECT GROUPING(tk.team_role_id) = 0 AS by_role,
 		       CASE WHEN GROUPING(tk.team_role_id) = 0 THEN tk.team_role_id ELSE tk.assignee_id END AS id,
 		       count(*) AS n
 		FROM tasks tk
 		JOIN journey_step_states ss ON ss.workspace_id = tk.workspace_id AND ss.task_id = tk.id
-		JOIN journey_enrollments e ON e.workspace_id = ss.workspace_id AND e.id = ss.enrollment_id
+		CROSS JOIN LATERAL (
+		    SELECT 1 FROM journey_enrollments e
+		    WHERE e.id = ss.enrollment_id AND `+rangeSQL("e")+`
+		    LIMIT 1
+		) e
 		WHERE tk.workspace_id = ?
 		  AND tk.status IN ('OPEN', 'SNOOZED') AND tk.due_at IS NOT NULL
 		  AND (tk.status = 'OPEN' OR tk.snoozed_until <= ?)
 		  AND tk.due_at < ?
 		  AND tk.source_kind = 'JOURNEY'
-		  AND `+rangeSQL("e")+`
 		GROUP BY GROUPING SETS ((tk.team_role_id), (tk.assignee_id))
 		ORDER BY 1 DESC, n DESC, 2 NULLS LAST`, args...).Scan(ctx, &rows)
 	if err != nil {
@@ -501,8 +593,10 @@ func overdueFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, rep 
 	return nil
 }
 
-// cohortFigures groups the covered enrolments by month of enrolment (UTC).
-func cohortFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, rep *Report) error {
+// cohortFigures groups the covered enrolments by month of enrolment (UTC): the counts of the
+// range's whole days from journey_cohort_daily plus the partial days' enrolments, the medians
+// from the days-to-complete histograms (hist).
+func cohortFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, s span, hist []histogramRow, rep *Report) error {
 	var rows []struct {
 		Month     time.Time `bun:"month"`
 		Enrolled  int       `bun:"enrolled"`
@@ -510,30 +604,48 @@ func cohortFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, rep *
 		Active    int       `bun:"active"`
 		Stalled   int       `bun:"stalled"`
 		Cancelled int       `bun:"cancelled"`
-		Median    *float64  `bun:"median_days"`
 	}
+	exact, exactArgs := exactSQL(`(date_trunc('month', a.enrolled_at, 'UTC') AT TIME ZONE 'UTC')::date, 1,
+		(a.status = 'COMPLETED')::int, (a.status = 'ACTIVE')::int, (a.status = 'STALLED')::int, (a.status = 'CANCELLED')::int`,
+		`journey_enrollments`, ``, t, q, s)
+	args := []any{t.WorkspaceID, q.JourneyID, q.Version, q.Version, dateArg(s.DayFrom), dateArg(s.DayTo)}
 	err := idb.NewRaw(`
-		SELECT date_trunc('month', e.enrolled_at, 'UTC') AS month,
-		       count(*) AS enrolled,
-		       count(*) FILTER (WHERE e.status = 'COMPLETED') AS completed,
-		       count(*) FILTER (WHERE e.status = 'ACTIVE') AS active,
-		       count(*) FILTER (WHERE e.status = 'STALLED') AS stalled,
-		       count(*) FILTER (WHERE e.status = 'CANCELLED') AS cancelled,
-		       percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', e.completed_at - e.enrolled_at) / 86400)
-		           FILTER (WHERE e.status = 'COMPLETED') AS median_days
-		FROM journey_enrollments e
-		WHERE `+rangeSQL("e")+`
-		GROUP BY 1
-		ORDER BY 1`, rangeArgs(t, q)...).Scan(ctx, &rows)
+		SELECT month, sum(enrolled)::int AS enrolled, sum(completed)::int AS completed, sum(active)::int AS active,
+		       sum(stalled)::int AS stalled, sum(cancelled)::int AS cancelled
+		FROM (
+		    SELECT date_trunc('month', c.enrolled_on::timestamp)::date AS month,
+		           c.enrolled, c.completed, c.active, c.stalled, c.cancelled
+		    FROM journey_cohort_daily c
+		    WHERE c.workspace_id = ? AND c.journey_id = ? AND (?::int IS NULL OR c.version = ?::int)
+		      AND c.enrolled_on >= ?::date AND c.enrolled_on < ?::date
+		    UNION ALL
+		    `+exact+`
+		) x
+		GROUP BY month
+		HAVING sum(enrolled) <> 0
+		ORDER BY month`, append(args, exactArgs...)...).Scan(ctx, &rows)
 	if err != nil {
 		return mapErr("group enrolment cohorts", err)
 	}
+	byMonth := map[time.Time][]bucketCount{}
+	for _, h := range hist {
+		if h.Measure == "to_complete" && h.Month != nil {
+			m := h.Month.UTC()
+			byMonth[m] = append(byMonth[m], bucketCount{Bucket: h.Bucket, N: h.N})
+		}
+	}
 	for _, r := range rows {
+		month := r.Month.UTC()
+		c := Cohort{
+			Month: month, Enrolled: r.Enrolled, Completed: r.Completed, Active: r.Active,
+			Stalled: r.Stalled, Cancelled: r.Cancelled,
+		}
+		if p := percentiles(byMonth[month], 0.5); p != nil {
+			days := p[0] / 86400
+			c.MedianDaysToComplete = &days
+		}
 		rep.Enrollments += r.Enrolled
-		rep.Cohorts = append(rep.Cohorts, Cohort{
-			Month: r.Month.UTC(), Enrolled: r.Enrolled, Completed: r.Completed, Active: r.Active,
-			Stalled: r.Stalled, Cancelled: r.Cancelled, MedianDaysToComplete: r.Median,
-		})
+		rep.Cohorts = append(rep.Cohorts, c)
 	}
 	return nil
 }

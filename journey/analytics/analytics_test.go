@@ -2,6 +2,8 @@ package analytics
 
 import (
 	"errors"
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -164,7 +166,70 @@ func (w *world) report(t *testing.T, q Query) (*Report, error) {
 }
 
 func dur(d time.Duration) *time.Duration { return &d }
-func fl(v float64) *float64              { return &v }
+
+// requireNear asserts a reported percentile against its exact value (percentile_cont): within
+// PercentileBound of it, plus at most 30 s where values under a minute (one bucket) are
+// involved; exactly when zero or absent.
+func requireNear[T time.Duration | float64](t *testing.T, want, got *T, what string) {
+	t.Helper()
+	if want == nil || *want == 0 {
+		require.Equal(t, want, got, what)
+		return
+	}
+	require.NotNil(t, got, what)
+	w, g := float64(*want), float64(*got)
+	slack := float64(30 * time.Second) // a time.Duration
+	if _, days := any(*want).(float64); days {
+		slack = 30.0 / 86400
+	}
+	require.LessOrEqual(t, math.Abs(g-w), PercentileBound*w+slack, "%s: want %v, got %v", what, *want, *got)
+}
+
+// requireMilestones compares milestones: counts exactly, percentiles with requireNear.
+func requireMilestones(t *testing.T, want, got []Milestone) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	strip := func(ms []Milestone) []Milestone {
+		out := slices.Clone(ms)
+		for i := range out {
+			out[i].DurationMedian, out[i].DurationP90, out[i].OverrunMedian, out[i].OverrunP90 = nil, nil, nil, nil
+		}
+		return out
+	}
+	require.Equal(t, strip(want), strip(got))
+	for i, w := range want {
+		g := got[i]
+		requireNear(t, w.DurationMedian, g.DurationMedian, w.Key+" duration median")
+		requireNear(t, w.DurationP90, g.DurationP90, w.Key+" duration p90")
+		requireNear(t, w.OverrunMedian, g.OverrunMedian, w.Key+" overrun median")
+		requireNear(t, w.OverrunP90, g.OverrunP90, w.Key+" overrun p90")
+	}
+}
+
+// requireRoadblocks compares roadblocks: counts and order exactly, the overrun with requireNear.
+func requireRoadblocks(t *testing.T, want, got []Roadblock) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i, w := range want {
+		g := got[i]
+		requireNear(t, w.MedianOverrun, g.MedianOverrun, w.MilestoneKey+" median overrun")
+		w.MedianOverrun, g.MedianOverrun = nil, nil
+		require.Equal(t, w, g)
+	}
+}
+
+// requireCohorts compares cohorts: counts exactly, the median with requireNear.
+func requireCohorts(t *testing.T, want, got []Cohort) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i, w := range want {
+		g := got[i]
+		requireNear(t, w.MedianDaysToComplete, g.MedianDaysToComplete, "cohort median days")
+		w.MedianDaysToComplete, g.MedianDaysToComplete = nil, nil
+		require.Equal(t, w, g)
+	}
+}
+func fl(v float64) *float64 { return &v }
 
 func TestRoadblocksAllVersions(t *testing.T) {
 	t.Parallel()
@@ -174,7 +239,7 @@ func TestRoadblocksAllVersions(t *testing.T) {
 
 	// E1..E9; E10 was enrolled in December.
 	require.Equal(t, 9, rep.Enrollments)
-	require.Equal(t, []Milestone{
+	requireMilestones(t, []Milestone{
 		// Entered: all but E7 (skipped, never started). Durations 1,2,1.5,3,1,1,1 d sorted
 		// 1,1,1,1,1.5,2,3: median the 4th = 1 d; p90 at rank 5.4 = 2 + 0.4×(3−2) = 2.4 d.
 		// Overruns six 0 and one 1 d: median 0, p90 = 0 + 0.4×1 = 0.4 d. Behind: E4 of 8.
@@ -204,7 +269,7 @@ func TestRoadblocksAllVersions(t *testing.T) {
 	}, rep.Current)
 
 	// Setup: E4 and E6 behind (E6 also stalled) → 2 stuck; kickoff: E9 stalled → 1.
-	require.Equal(t, []Roadblock{
+	requireRoadblocks(t, []Roadblock{
 		{MilestoneKey: "setup", Name: "Technical setup", Behind: 2, Stalled: 1, Stuck: 2, MedianOverrun: dur(day)},
 		{MilestoneKey: "kickoff", Name: "Kickoff call", Stalled: 1, Stuck: 1, MedianOverrun: dur(0)},
 	}, rep.Roadblocks)
@@ -217,7 +282,7 @@ func TestRoadblocksAllVersions(t *testing.T) {
 
 	// January: E1 (15 d), E2 (8 d) completed, E3 cancelled: median 11.5 d. February: E4, E5
 	// active, E6 stalled. March: E7 active, E8 completed in 17 d, E9 stalled.
-	require.Equal(t, []Cohort{
+	requireCohorts(t, []Cohort{
 		{Month: at(t, "2026-01-01 00:00"), Enrolled: 3, Completed: 2, Cancelled: 1, MedianDaysToComplete: fl(11.5)},
 		{Month: at(t, "2026-02-01 00:00"), Enrolled: 3, Active: 2, Stalled: 1},
 		{Month: at(t, "2026-03-01 00:00"), Enrolled: 3, Completed: 1, Active: 1, Stalled: 1, MedianDaysToComplete: fl(17)},
@@ -232,7 +297,7 @@ func TestRoadblocksVersionFilter(t *testing.T) {
 
 	// E1..E4, with version 1's names and order (no training).
 	require.Equal(t, 4, rep.Enrollments)
-	require.Equal(t, []Milestone{
+	requireMilestones(t, []Milestone{
 		// Durations 1,1.5,2,3: median 1.75 d, p90 at rank 2.7 = 2 + 0.7 = 2.7 d. Overruns
 		// 0,0,0,1: median 0, p90 0.7 d.
 		{Key: "kickoff", Name: "Kickoff", Position: 1, Entered: 4, Completed: 4, EverBehind: 1, BehindShare: 0.25,
@@ -246,10 +311,10 @@ func TestRoadblocksVersionFilter(t *testing.T) {
 			DurationMedian: dur(3*day + day/2), DurationP90: dur(4*day + 7*day/10), OverrunMedian: dur(day), OverrunP90: dur(day + 4*day/5)},
 	}, rep.Milestones)
 	require.Equal(t, []Current{{MilestoneKey: "setup", Status: StatusBehind, Count: 1}}, rep.Current)
-	require.Equal(t, []Roadblock{{MilestoneKey: "setup", Name: "Technical setup", Behind: 1, Stuck: 1, MedianOverrun: dur(day)}}, rep.Roadblocks)
+	requireRoadblocks(t, []Roadblock{{MilestoneKey: "setup", Name: "Technical setup", Behind: 1, Stuck: 1, MedianOverrun: dur(day)}}, rep.Roadblocks)
 	require.Equal(t, []OverdueGroup{{ID: &w.csm, Count: 1}}, rep.OverdueByTeamRole)
 	require.Equal(t, []OverdueGroup{{ID: &w.u1, Count: 1}}, rep.OverdueByAssignee)
-	require.Equal(t, []Cohort{
+	requireCohorts(t, []Cohort{
 		{Month: at(t, "2026-01-01 00:00"), Enrolled: 3, Completed: 2, Cancelled: 1, MedianDaysToComplete: fl(11.5)},
 		{Month: at(t, "2026-02-01 00:00"), Enrolled: 1, Active: 1},
 	}, rep.Cohorts)
@@ -263,7 +328,7 @@ func TestRoadblocksDateRange(t *testing.T) {
 	rep, err := w.report(t, Query{From: at(t, "2025-12-01 00:00"), To: at(t, "2026-01-15 00:00")})
 	require.NoError(t, err)
 	require.Equal(t, 3, rep.Enrollments)
-	require.Equal(t, []Cohort{
+	requireCohorts(t, []Cohort{
 		{Month: at(t, "2025-12-01 00:00"), Enrolled: 1, Completed: 1, MedianDaysToComplete: fl(12)},
 		{Month: at(t, "2026-01-01 00:00"), Enrolled: 2, Completed: 2, MedianDaysToComplete: fl(11.5)},
 	}, rep.Cohorts)

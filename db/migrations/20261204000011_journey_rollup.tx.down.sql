@@ -1,0 +1,13 @@
+DROP TRIGGER IF EXISTS journey_enrollments_rollup_delete ON journey_enrollments;
+DROP TRIGGER IF EXISTS journey_enrollments_rollup_update ON journey_enrollments;
+DROP TRIGGER IF EXISTS journey_enrollments_rollup_insert ON journey_enrollments;
+DROP TRIGGER IF EXISTS journey_milestone_states_rollup_delete ON journey_milestone_states;
+DROP TRIGGER IF EXISTS journey_milestone_states_rollup_update ON journey_milestone_states;
+DROP TRIGGER IF EXISTS journey_milestone_states_rollup_insert ON journey_milestone_states;
+DROP FUNCTION IF EXISTS journey_enrollment_rollup();
+DROP FUNCTION IF EXISTS journey_milestone_rollup();
+DROP TABLE IF EXISTS journey_histogram_monthly;
+DROP TABLE IF EXISTS journey_histogram_daily;
+DROP TABLE IF EXISTS journey_cohort_daily;
+DROP TABLE IF EXISTS journey_milestone_daily;
+DROP FUNCTION IF EXISTS journey_rollup_bucket(double precision);
