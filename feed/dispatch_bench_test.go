@@ -14,14 +14,14 @@ import (
 // subscriber. It needs no database.
 func BenchmarkDispatch(b *testing.B) {
 	const subscribers = 10_000
-	h := NewHub(nil, nil, Config{BufferSize: 1 << 16})
+	h := NewHub(nil, nil, Config{BufferSize: 4})
 	h.started = true
 	ws := uuid.New()
 	users := make([]uuid.UUID, subscribers)
 	subs := make([]*subscriber, subscribers)
 	for i := range users {
 		users[i] = uuid.New()
-		subs[i] = &subscriber{workspace: ws, filter: Tasks(users[i]), live: make(chan *Event, 1<<16), gone: make(chan struct{})}
+		subs[i] = &subscriber{workspace: ws, filter: Tasks(users[i]), live: make(chan *Event, 4), gone: make(chan struct{})}
 		if _, err := h.add(subs[i]); err != nil {
 			b.Fatal(err)
 		}

@@ -48,6 +48,7 @@ type Event struct {
 	// Facts is the row's payload, decoded (nil when it is not a JSON object).
 	Facts map[string]any
 	pos   db.Position
+	keys  []filterKey // of the keyed filters that select it (eventKeys)
 }
 
 // Fact returns the payload's string value at key, or "".
@@ -59,6 +60,7 @@ func (e *Event) Fact(key string) string {
 func newEvent(c *db.Change) *Event {
 	ev := &Event{Cursor: EncodeCursor(c.Pos()), Change: c, pos: c.Pos()}
 	_ = json.Unmarshal(c.Payload, &ev.Facts) // a payload that is not an object has no facts
+	ev.keys = eventKeys(ev)
 	return ev
 }
 
@@ -78,8 +80,29 @@ type Hub struct {
 	pos     db.Position // the last row dispatched; written by the reader under mu
 	started bool
 	stopped bool
-	subs    map[uuid.UUID]map[*subscriber]struct{}
+	subs    map[uuid.UUID]*workspaceSubs
 	count   int
+}
+
+// workspaceSubs indexes one workspace's subscribers: keyed filters by their key, so an event
+// reaches its subscribers through a few map lookups (Event.keys), and the rest in a list
+// checked per event.
+type workspaceSubs struct {
+	byKey   map[filterKey]map[*subscriber]struct{}
+	checked map[*subscriber]struct{}
+}
+
+// set returns the set s belongs in, creating it when create is set (nil otherwise).
+func (w *workspaceSubs) set(s *subscriber, create bool) map[*subscriber]struct{} {
+	if s.filter.key.on == keyNone {
+		return w.checked
+	}
+	set := w.byKey[s.filter.key]
+	if set == nil && create {
+		set = map[*subscriber]struct{}{}
+		w.byKey[s.filter.key] = set
+	}
+	return set
 }
 
 type subscriber struct {
@@ -100,7 +123,7 @@ func NewHub(b *bun.DB, listen *pgx.ConnConfig, cfg Config) *Hub {
 	return &Hub{
 		db: b, listen: listen, cfg: cfg.withDefaults(),
 		wake: make(chan struct{}, 1),
-		subs: map[uuid.UUID]map[*subscriber]struct{}{},
+		subs: map[uuid.UUID]*workspaceSubs{},
 	}
 }
 
@@ -145,8 +168,13 @@ func (h *Hub) Stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped = true
-	for _, set := range h.subs {
-		for s := range set {
+	for _, w := range h.subs {
+		for _, set := range w.byKey {
+			for s := range set {
+				h.dropLocked(s, ErrStopped)
+			}
+		}
+		for s := range w.checked {
 			h.dropLocked(s, ErrStopped)
 		}
 	}
@@ -291,12 +319,12 @@ func (h *Hub) add(s *subscriber) (db.Position, error) {
 	if !h.started || h.stopped {
 		return db.Position{}, ErrStopped
 	}
-	set := h.subs[s.workspace]
-	if set == nil {
-		set = map[*subscriber]struct{}{}
-		h.subs[s.workspace] = set
+	w := h.subs[s.workspace]
+	if w == nil {
+		w = &workspaceSubs{byKey: map[filterKey]map[*subscriber]struct{}{}, checked: map[*subscriber]struct{}{}}
+		h.subs[s.workspace] = w
 	}
-	set[s] = struct{}{}
+	w.set(s, true)[s] = struct{}{}
 	h.count++
 	return h.pos, nil
 }
@@ -310,12 +338,19 @@ func (h *Hub) remove(s *subscriber) {
 
 // dropLocked unregisters s and closes its live channel with err; h.mu must be held.
 func (h *Hub) dropLocked(s *subscriber, err error) {
-	set := h.subs[s.workspace]
+	w := h.subs[s.workspace]
+	if w == nil {
+		return
+	}
+	set := w.set(s, false)
 	if _, ok := set[s]; !ok {
 		return
 	}
 	delete(set, s)
-	if len(set) == 0 {
+	if len(set) == 0 && s.filter.key.on != keyNone {
+		delete(w.byKey, s.filter.key)
+	}
+	if len(w.byKey) == 0 && len(w.checked) == 0 {
 		delete(h.subs, s.workspace)
 	}
 	h.count--
@@ -373,7 +408,8 @@ func (h *Hub) readOnce(ctx context.Context) (bool, error) {
 }
 
 // dispatch hands rows to the matching subscribers without ever waiting for one: a full
-// queue drops that subscriber with ErrTooSlow.
+// queue drops that subscriber with ErrTooSlow. Each event costs a lookup per key it carries
+// plus the workspace's unkeyed subscribers, not a check of every subscriber.
 func (h *Hub) dispatch(rows []db.Change) {
 	events := make([]*Event, len(rows))
 	for i := range rows {
@@ -383,16 +419,28 @@ func (h *Hub) dispatch(rows []db.Change) {
 	defer h.mu.Unlock()
 	for _, ev := range events {
 		c := ev.Change
-		for s := range h.subs[c.WorkspaceID] {
-			if !s.filter.match(ev) {
-				continue
+		if w := h.subs[c.WorkspaceID]; w != nil {
+			for _, k := range ev.keys {
+				for s := range w.byKey[k] {
+					h.sendLocked(s, ev)
+				}
 			}
-			select {
-			case s.live <- ev:
-			default:
-				h.dropLocked(s, ErrTooSlow)
+			for s := range w.checked {
+				if s.filter.match(ev) {
+					h.sendLocked(s, ev)
+				}
 			}
 		}
 		h.pos = c.Pos()
+	}
+}
+
+// sendLocked queues ev for s, or drops s with ErrTooSlow when its queue is full; h.mu must
+// be held.
+func (h *Hub) sendLocked(s *subscriber, ev *Event) {
+	select {
+	case s.live <- ev:
+	default:
+		h.dropLocked(s, ErrTooSlow)
 	}
 }
