@@ -2,7 +2,9 @@
 // on one database, with nothing missed.
 //
 // Domain services write db.Change rows in the transaction of each change (db.AppendChanges),
-// which also queues one NOTIFY for the commit. Each process runs one Hub: it holds a dedicated
+// which hands the transaction's id to the process's notifier (the first hub started): once
+// that transaction has committed, the notifier sends one NOTIFY for a batch of commits from a
+// statement of its own (notify.go). Each process runs one Hub: it holds a dedicated
 // LISTEN connection (outside the pool, reconnecting), and on a wake-up or every poll interval
 // reads the rows that have become final after its cursor (db.ReadChanges: ordered by writing
 // transaction and id, never skipping a late commit) and fans them out in memory to its
@@ -71,6 +73,7 @@ type Hub struct {
 	listen *pgx.ConnConfig
 	cfg    Config
 	wake   chan struct{}
+	notify *notifier
 
 	listening atomic.Bool
 	cancel    context.CancelFunc
@@ -142,8 +145,11 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.started, h.pos = true, pos
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
-	h.wg.Add(1)
+	h.notify = newNotifier(h)
+	h.notify.register()
+	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.read(runCtx) }()
+	go func() { defer h.wg.Done(); h.notify.run(runCtx) }()
 	if h.listen != nil {
 		h.wg.Add(1)
 		go func() { defer h.wg.Done(); h.listenLoop(runCtx) }()
@@ -159,12 +165,15 @@ func (h *Hub) Start(ctx context.Context) error {
 // the hub has started, and more than once.
 func (h *Hub) Stop() {
 	h.mu.Lock()
-	cancel := h.cancel
+	cancel, notify := h.cancel, h.notify
 	h.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
 	h.wg.Wait()
+	if notify != nil {
+		notify.stop()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped = true
