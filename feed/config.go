@@ -24,6 +24,13 @@ const (
 	DefaultRetention = 24 * time.Hour
 	// DefaultPruneInterval is how often the hub deletes rows older than the retention.
 	DefaultPruneInterval = 10 * time.Minute
+	// DefaultNotifyInterval is how often the notifier checks whether the writing transactions
+	// it was handed have committed, while any are pending: it adds at most this much to the
+	// commit-to-client latency, and bounds the NOTIFYs a process sends to one per interval.
+	DefaultNotifyInterval = 5 * time.Millisecond
+	// DefaultNotifyGiveUp is how long the notifier waits for a transaction to end before it
+	// leaves its rows to polling.
+	DefaultNotifyGiveUp = time.Minute
 	// DefaultReconnectDelay is the wait before the LISTEN connection is opened again after it
 	// failed.
 	DefaultReconnectDelay = time.Second
@@ -45,6 +52,10 @@ type Config struct {
 	PruneInterval time.Duration
 	// ReconnectDelay is the wait before the LISTEN connection is retried.
 	ReconnectDelay time.Duration
+	// NotifyInterval is how often pending writing transactions are checked for their commit.
+	NotifyInterval time.Duration
+	// NotifyGiveUp is how long a transaction may run before the notifier forgets it.
+	NotifyGiveUp time.Duration
 	// Now is the clock pruning measures the retention against (time.Now when nil).
 	Now func() time.Time
 	// Logger receives listener and read failures (slog.Default when nil).
@@ -73,6 +84,12 @@ func (c Config) withDefaults() Config {
 	if c.ReconnectDelay == 0 {
 		c.ReconnectDelay = DefaultReconnectDelay
 	}
+	if c.NotifyInterval == 0 {
+		c.NotifyInterval = DefaultNotifyInterval
+	}
+	if c.NotifyGiveUp == 0 {
+		c.NotifyGiveUp = DefaultNotifyGiveUp
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -94,6 +111,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("STEWARD_FEED_BUFFER must be at least 1")
 	case c.BatchSize < 1:
 		return fmt.Errorf("feed batch size must be at least 1")
+	case c.NotifyInterval <= 0 || c.NotifyGiveUp <= 0:
+		return fmt.Errorf("feed notify interval and give-up must be positive")
 	case c.Retention < time.Minute:
 		return fmt.Errorf("STEWARD_CHANGE_RETENTION must be at least 1m")
 	}

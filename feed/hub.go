@@ -2,7 +2,9 @@
 // on one database, with nothing missed.
 //
 // Domain services write db.Change rows in the transaction of each change (db.AppendChanges),
-// which also queues one NOTIFY for the commit. Each process runs one Hub: it holds a dedicated
+// which hands the transaction's id to the process's notifier (the first hub started): once
+// that transaction has committed, the notifier sends one NOTIFY for a batch of commits from a
+// statement of its own (notify.go). Each process runs one Hub: it holds a dedicated
 // LISTEN connection (outside the pool, reconnecting), and on a wake-up or every poll interval
 // reads the rows that have become final after its cursor (db.ReadChanges: ordered by writing
 // transaction and id, never skipping a late commit) and fans them out in memory to its
@@ -48,6 +50,7 @@ type Event struct {
 	// Facts is the row's payload, decoded (nil when it is not a JSON object).
 	Facts map[string]any
 	pos   db.Position
+	keys  []filterKey // of the keyed filters that select it (eventKeys)
 }
 
 // Fact returns the payload's string value at key, or "".
@@ -59,6 +62,7 @@ func (e *Event) Fact(key string) string {
 func newEvent(c *db.Change) *Event {
 	ev := &Event{Cursor: EncodeCursor(c.Pos()), Change: c, pos: c.Pos()}
 	_ = json.Unmarshal(c.Payload, &ev.Facts) // a payload that is not an object has no facts
+	ev.keys = eventKeys(ev)
 	return ev
 }
 
@@ -69,6 +73,7 @@ type Hub struct {
 	listen *pgx.ConnConfig
 	cfg    Config
 	wake   chan struct{}
+	notify *notifier
 
 	listening atomic.Bool
 	cancel    context.CancelFunc
@@ -78,8 +83,29 @@ type Hub struct {
 	pos     db.Position // the last row dispatched; written by the reader under mu
 	started bool
 	stopped bool
-	subs    map[uuid.UUID]map[*subscriber]struct{}
+	subs    map[uuid.UUID]*workspaceSubs
 	count   int
+}
+
+// workspaceSubs indexes one workspace's subscribers: keyed filters by their key, so an event
+// reaches its subscribers through a few map lookups (Event.keys), and the rest in a list
+// checked per event.
+type workspaceSubs struct {
+	byKey   map[filterKey]map[*subscriber]struct{}
+	checked map[*subscriber]struct{}
+}
+
+// set returns the set s belongs in, creating it when create is set (nil otherwise).
+func (w *workspaceSubs) set(s *subscriber, create bool) map[*subscriber]struct{} {
+	if s.filter.key.on == keyNone {
+		return w.checked
+	}
+	set := w.byKey[s.filter.key]
+	if set == nil && create {
+		set = map[*subscriber]struct{}{}
+		w.byKey[s.filter.key] = set
+	}
+	return set
 }
 
 type subscriber struct {
@@ -100,7 +126,7 @@ func NewHub(b *bun.DB, listen *pgx.ConnConfig, cfg Config) *Hub {
 	return &Hub{
 		db: b, listen: listen, cfg: cfg.withDefaults(),
 		wake: make(chan struct{}, 1),
-		subs: map[uuid.UUID]map[*subscriber]struct{}{},
+		subs: map[uuid.UUID]*workspaceSubs{},
 	}
 }
 
@@ -119,8 +145,11 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.started, h.pos = true, pos
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
-	h.wg.Add(1)
+	h.notify = newNotifier(h)
+	h.notify.register()
+	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.read(runCtx) }()
+	go func() { defer h.wg.Done(); h.notify.run(runCtx) }()
 	if h.listen != nil {
 		h.wg.Add(1)
 		go func() { defer h.wg.Done(); h.listenLoop(runCtx) }()
@@ -136,17 +165,25 @@ func (h *Hub) Start(ctx context.Context) error {
 // the hub has started, and more than once.
 func (h *Hub) Stop() {
 	h.mu.Lock()
-	cancel := h.cancel
+	cancel, notify := h.cancel, h.notify
 	h.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
 	h.wg.Wait()
+	if notify != nil {
+		notify.stop()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped = true
-	for _, set := range h.subs {
-		for s := range set {
+	for _, w := range h.subs {
+		for _, set := range w.byKey {
+			for s := range set {
+				h.dropLocked(s, ErrStopped)
+			}
+		}
+		for s := range w.checked {
 			h.dropLocked(s, ErrStopped)
 		}
 	}
@@ -291,12 +328,12 @@ func (h *Hub) add(s *subscriber) (db.Position, error) {
 	if !h.started || h.stopped {
 		return db.Position{}, ErrStopped
 	}
-	set := h.subs[s.workspace]
-	if set == nil {
-		set = map[*subscriber]struct{}{}
-		h.subs[s.workspace] = set
+	w := h.subs[s.workspace]
+	if w == nil {
+		w = &workspaceSubs{byKey: map[filterKey]map[*subscriber]struct{}{}, checked: map[*subscriber]struct{}{}}
+		h.subs[s.workspace] = w
 	}
-	set[s] = struct{}{}
+	w.set(s, true)[s] = struct{}{}
 	h.count++
 	return h.pos, nil
 }
@@ -310,12 +347,19 @@ func (h *Hub) remove(s *subscriber) {
 
 // dropLocked unregisters s and closes its live channel with err; h.mu must be held.
 func (h *Hub) dropLocked(s *subscriber, err error) {
-	set := h.subs[s.workspace]
+	w := h.subs[s.workspace]
+	if w == nil {
+		return
+	}
+	set := w.set(s, false)
 	if _, ok := set[s]; !ok {
 		return
 	}
 	delete(set, s)
-	if len(set) == 0 {
+	if len(set) == 0 && s.filter.key.on != keyNone {
+		delete(w.byKey, s.filter.key)
+	}
+	if len(w.byKey) == 0 && len(w.checked) == 0 {
 		delete(h.subs, s.workspace)
 	}
 	h.count--
@@ -373,7 +417,8 @@ func (h *Hub) readOnce(ctx context.Context) (bool, error) {
 }
 
 // dispatch hands rows to the matching subscribers without ever waiting for one: a full
-// queue drops that subscriber with ErrTooSlow.
+// queue drops that subscriber with ErrTooSlow. Each event costs a lookup per key it carries
+// plus the workspace's unkeyed subscribers, not a check of every subscriber.
 func (h *Hub) dispatch(rows []db.Change) {
 	events := make([]*Event, len(rows))
 	for i := range rows {
@@ -383,16 +428,28 @@ func (h *Hub) dispatch(rows []db.Change) {
 	defer h.mu.Unlock()
 	for _, ev := range events {
 		c := ev.Change
-		for s := range h.subs[c.WorkspaceID] {
-			if !s.filter.match(ev) {
-				continue
+		if w := h.subs[c.WorkspaceID]; w != nil {
+			for _, k := range ev.keys {
+				for s := range w.byKey[k] {
+					h.sendLocked(s, ev)
+				}
 			}
-			select {
-			case s.live <- ev:
-			default:
-				h.dropLocked(s, ErrTooSlow)
+			for s := range w.checked {
+				if s.filter.match(ev) {
+					h.sendLocked(s, ev)
+				}
 			}
 		}
 		h.pos = c.Pos()
+	}
+}
+
+// sendLocked queues ev for s, or drops s with ErrTooSlow when its queue is full; h.mu must
+// be held.
+func (h *Hub) sendLocked(s *subscriber, ev *Event) {
+	select {
+	case s.live <- ev:
+	default:
+		h.dropLocked(s, ErrTooSlow)
 	}
 }

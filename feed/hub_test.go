@@ -117,7 +117,7 @@ func TestHubDeliversByWorkspaceAndFilter(t *testing.T) {
 	other, err := db.CreateWorkspace(b.ctx, b.db.Bun, "Other "+uuid.NewString()[:8])
 	require.NoError(t, err)
 	all, _ := b.subscribe(t, b.ctx, feed.Request{})
-	onlyB, _ := b.subscribe(t, b.ctx, feed.Request{Filter: func(ev *feed.Event) bool { return ev.Fact("k") == "b" }})
+	onlyB, _ := b.subscribe(t, b.ctx, feed.Request{Filter: feed.FilterFunc(func(ev *feed.Event) bool { return ev.Fact("k") == "b" })})
 
 	b.append(t, db.Tenant{WorkspaceID: other.ID}, "foreign")
 	b.append(t, b.tenant, "a", "b")

@@ -23,16 +23,16 @@ type Assignee struct {
 func (h *Hub) TaskFilter(ctx context.Context, t db.Tenant, a Assignee) (Filter, error) {
 	switch {
 	case (a.UserID == nil) == (a.TeamRoleKey == ""):
-		return nil, invalid.Field("assignee", "give exactly one of me, userId and teamRole")
+		return Filter{}, invalid.Field("assignee", "give exactly one of me, userId and teamRole")
 	case a.UserID != nil:
 		if _, err := db.GetMember(ctx, h.db, t, *a.UserID); err != nil {
-			return nil, badInputIfMissing(err, "assignee.userId", "no such user in this workspace")
+			return Filter{}, badInputIfMissing(err, "assignee.userId", "no such user in this workspace")
 		}
 		return Tasks(*a.UserID), nil
 	default:
 		role, err := db.TeamRoleByKeyOrID(ctx, h.db, t, a.TeamRoleKey)
 		if err != nil {
-			return nil, badInputIfMissing(err, "assignee.teamRole", "no such team role")
+			return Filter{}, badInputIfMissing(err, "assignee.teamRole", "no such team role")
 		}
 		return TeamRoleTasks(role.ID), nil
 	}
@@ -42,7 +42,7 @@ func (h *Hub) TaskFilter(ctx context.Context, t db.Tenant, a Assignee) (Filter, 
 // db.ErrNotFound for another workspace's or an unknown account.
 func (h *Hub) AccountFilter(ctx context.Context, t db.Tenant, accountID uuid.UUID) (Filter, error) {
 	if _, err := db.GetAccount(ctx, h.db, t, accountID); err != nil {
-		return nil, err
+		return Filter{}, err
 	}
 	return AccountActivity(accountID), nil
 }
@@ -50,7 +50,7 @@ func (h *Hub) AccountFilter(ctx context.Context, t db.Tenant, accountID uuid.UUI
 // PlayFilter returns the run filter of one of the workspace's plays; db.ErrNotFound otherwise.
 func (h *Hub) PlayFilter(ctx context.Context, t db.Tenant, playID uuid.UUID) (Filter, error) {
 	if _, err := db.GetPlay(ctx, h.db, t, playID); err != nil {
-		return nil, err
+		return Filter{}, err
 	}
 	return PlayRuns(playID), nil
 }
@@ -66,7 +66,7 @@ func (h *Hub) JourneyFilter(_ context.Context, _ db.Tenant, journeyID uuid.UUID)
 // db.ErrNotFound otherwise.
 func (h *Hub) ContactFilter(ctx context.Context, t db.Tenant, contactID uuid.UUID) (Filter, error) {
 	if _, err := db.GetContact(ctx, h.db, t, contactID); err != nil {
-		return nil, err
+		return Filter{}, err
 	}
 	return InAppMessages(contactID), nil
 }
