@@ -557,26 +557,43 @@ func overdueFigures(ctx context.Context, idb bun.IDB, t db.Tenant, q Query, rep 
 		Count    int        `bun:"n"`
 		Assignee *uuid.UUID `bun:"assignee_id"`
 	}
-	// The enrolment of each overdue task is probed (LATERAL ... LIMIT 1, an index-only lookup
-	// in journey_enrollments_range_probe_idx) rather than joined: there are far fewer overdue
-	// tasks than enrolments in a long range, and a hash join would read them all.
-	args := append(rangeArgs(t, q), t.WorkspaceID, q.Now, q.Now)
+	// Most overdue tasks belong to live enrolments: those are hash-joined from the small
+	// partial index of live enrolments (journey_enrollments_live_range_idx); only the tasks of
+	// finished enrolments probe theirs (an index-only lookup in
+	// journey_enrollments_range_probe_idx). Reading every enrolment of a long range to join a
+	// few tens of thousands of tasks would cost far more.
+	args := []any{t.WorkspaceID, q.Now, q.Now, q.JourneyID, q.From, q.To, q.Version, q.Version, t.WorkspaceID}
+	args = append(args, rangeArgs(t, q)...)
 	err := idb.NewRaw(`
+		WITH od AS MATERIALIZED (
+		    SELECT ss.enrollment_id, tk.team_role_id, tk.assignee_id
+		    FROM tasks tk
+		    JOIN journey_step_states ss ON ss.workspace_id = tk.workspace_id AND ss.task_id = tk.id
+		    WHERE tk.workspace_id = ?
+		      AND tk.status IN ('OPEN', 'SNOOZED') AND tk.due_at IS NOT NULL
+		      AND (tk.status = 'OPEN' OR tk.snoozed_until <= ?)
+		      AND tk.due_at < ?
+		      AND tk.source_kind = 'JOURNEY'
+		), live AS MATERIALIZED (
+		    SELECT e.id,
+		           e.journey_id = ? AND e.enrolled_at >= ? AND e.enrolled_at < ? AND (?::int IS NULL OR e.version = ?::int) AS covered
+		    FROM journey_enrollments e
+		    WHERE e.workspace_id = ? AND e.status IN ('ACTIVE', 'STALLED')
+		), tk AS (
+		    SELECT od.team_role_id, od.assignee_id FROM od JOIN live ON live.id = od.enrollment_id WHERE live.covered
+		    UNION ALL
+		    SELECT od.team_role_id, od.assignee_id FROM od
+		    CROSS JOIN LATERAL (
+		        SELECT 1 FROM journey_enrollments e
+		        WHERE e.id = od.enrollment_id AND `+rangeSQL("e")+` AND e.status NOT IN ('ACTIVE', 'STALLED')
+		        LIMIT 1
+		    ) e
+		    WHERE NOT EXISTS (SELECT 1 FROM live WHERE live.id = od.enrollment_id)
+		)
 		SELECT GROUPING(tk.team_role_id) = 0 AS by_role,
 		       CASE WHEN GROUPING(tk.team_role_id) = 0 THEN tk.team_role_id ELSE tk.assignee_id END AS id,
 		       count(*) AS n
-		FROM tasks tk
-		JOIN journey_step_states ss ON ss.workspace_id = tk.workspace_id AND ss.task_id = tk.id
-		CROSS JOIN LATERAL (
-		    SELECT 1 FROM journey_enrollments e
-		    WHERE e.id = ss.enrollment_id AND `+rangeSQL("e")+`
-		    LIMIT 1
-		) e
-		WHERE tk.workspace_id = ?
-		  AND tk.status IN ('OPEN', 'SNOOZED') AND tk.due_at IS NOT NULL
-		  AND (tk.status = 'OPEN' OR tk.snoozed_until <= ?)
-		  AND tk.due_at < ?
-		  AND tk.source_kind = 'JOURNEY'
+		FROM tk
 		GROUP BY GROUPING SETS ((tk.team_role_id), (tk.assignee_id))
 		ORDER BY 1 DESC, n DESC, 2 NULLS LAST`, args...).Scan(ctx, &rows)
 	if err != nil {
