@@ -27,9 +27,7 @@ const (
 	// DefaultNotifyInterval is how often the notifier checks whether the writing transactions
 	// it was handed have committed, while any are pending: it adds at most this much to the
 	// commit-to-client latency (goal p99 250 ms), and bounds the NOTIFYs a process sends, and
-	// so the log reads of every hub they wake, to one per interval. At 5 ms the checks, the
-	// NOTIFYs' own commits and the reads they cause cost a loaded 2-core machine 17 % of its
-	// createTask throughput more than polling (docs/benchmarks.md, "Live feeds").
+	// so the log reads of every hub they wake, to one per interval.
 	DefaultNotifyInterval = 20 * time.Millisecond
 	// DefaultNotifyGiveUp is how long the notifier waits for a transaction to end before it
 	// leaves its rows to polling.
