@@ -339,6 +339,8 @@ const (
 // NotifyCommitted looks up the state of the transactions txids and, if any has committed,
 // sends one NOTIFY on ChangeChannel (payload: the highest committed id) in the same
 // statement. Run it outside a transaction: the NOTIFY is sent when the statement commits.
+// That commit is asynchronous (synchronous_commit off for it alone): a NOTIFY is a hint that
+// needs no durability, and the writers' own commits then share no extra WAL flush with it.
 // It returns each id's state (Xact*) and whether a NOTIFY was sent.
 func NotifyCommitted(ctx context.Context, idb bun.IDB, txids []uint64) (map[uint64]string, bool, error) {
 	ids := make([]int64, len(txids))
@@ -351,7 +353,8 @@ func NotifyCommitted(ctx context.Context, idb bun.IDB, txids []uint64) (map[uint
 		Notified int    `bun:"notified"`
 	}
 	err := idb.NewRaw("WITH s AS (SELECT x, pg_xact_status(x::text::xid8) AS status FROM unnest(?::bigint[]) AS x), "+
-		"n AS (SELECT pg_notify(?, max(x)::text) FROM s WHERE status = ? HAVING count(*) > 0) "+
+		"n AS (SELECT pg_notify(?, max(x)::text), set_config('synchronous_commit', 'off', true) "+
+		"FROM s WHERE status = ? HAVING count(*) > 0) "+
 		"SELECT x, coalesce(status, ?) AS status, (SELECT count(*) FROM n) AS notified FROM s",
 		pgdialect.Array(ids), ChangeChannel, XactCommitted, XactUnknown).Scan(ctx, &rows)
 	if err != nil {

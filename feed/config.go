@@ -26,8 +26,9 @@ const (
 	DefaultPruneInterval = 10 * time.Minute
 	// DefaultNotifyInterval is how often the notifier checks whether the writing transactions
 	// it was handed have committed, while any are pending: it adds at most this much to the
-	// commit-to-client latency, and bounds the NOTIFYs a process sends to one per interval.
-	DefaultNotifyInterval = 5 * time.Millisecond
+	// commit-to-client latency (goal p99 250 ms), and bounds the NOTIFYs a process sends, and
+	// so the log reads of every hub they wake, to one per interval.
+	DefaultNotifyInterval = 20 * time.Millisecond
 	// DefaultNotifyGiveUp is how long the notifier waits for a transaction to end before it
 	// leaves its rows to polling.
 	DefaultNotifyGiveUp = time.Minute

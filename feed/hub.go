@@ -145,7 +145,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.started, h.pos = true, pos
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
-	h.notify = newNotifier(h)
+	h.notify = newNotifier(h.db, h.cfg)
 	h.notify.register()
 	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.read(runCtx) }()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/stewardhq/steward/db"
 )
 
@@ -19,9 +21,11 @@ import (
 // never take the global lock a NOTIFY holds through its commit, and a burst of commits costs
 // one NOTIFY per interval, not one per commit. Aborted transactions are dropped (a rollback
 // publishes nothing), as are transactions still running after NotifyGiveUp (a long sweep):
-// readers find their rows by polling.
+// readers find their rows by polling. The process's own hub wakes on the NOTIFY like every
+// other (waking it directly as well made it read the log twice per batch).
 type notifier struct {
-	hub  *Hub
+	db   *bun.DB
+	cfg  Config
 	kick chan struct{}
 
 	mu      sync.Mutex
@@ -30,8 +34,25 @@ type notifier struct {
 	unwatch func()
 }
 
-func newNotifier(h *Hub) *notifier {
-	return &notifier{hub: h, kick: make(chan struct{}, 1), pending: map[uint64]time.Time{}}
+func newNotifier(b *bun.DB, cfg Config) *notifier {
+	return &notifier{db: b, cfg: cfg, kick: make(chan struct{}, 1), pending: map[uint64]time.Time{}}
+}
+
+// StartNotifier runs a change notifier with no hub, for a process that writes changes but
+// serves no live feeds (the benchmark's writers, a worker-only process): without one, the
+// rows its transactions log wake nobody and are found by polling. cfg's NotifyInterval,
+// NotifyGiveUp, Now and Logger apply. stop unregisters it and waits for it to end.
+func StartNotifier(b *bun.DB, cfg Config) (stop func()) {
+	n := newNotifier(b, cfg.withDefaults())
+	n.register()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); n.run(ctx) }()
+	return func() {
+		cancel()
+		<-done
+		n.stop()
+	}
 }
 
 // register makes n the process's change watcher (or its successor, if one is registered).
@@ -49,7 +70,7 @@ func (n *notifier) watch(txid uint64) {
 		return
 	}
 	if _, ok := n.pending[txid]; !ok && len(n.pending) < maxPendingNotify {
-		n.pending[txid] = n.hub.cfg.Now()
+		n.pending[txid] = n.cfg.Now()
 	}
 	n.mu.Unlock()
 	select {
@@ -74,7 +95,7 @@ func (n *notifier) run(ctx context.Context) {
 		}
 		for {
 			// The writer handed its id before committing: give it an interval to commit.
-			timer.Reset(n.hub.cfg.NotifyInterval)
+			timer.Reset(n.cfg.NotifyInterval)
 			select {
 			case <-ctx.Done():
 				return
@@ -96,14 +117,11 @@ func (n *notifier) checkOnce(ctx context.Context) int {
 	if len(ids) == 0 {
 		return 0
 	}
-	states, notified, err := db.NotifyCommitted(ctx, n.hub.db, ids)
+	states, _, err := db.NotifyCommitted(ctx, n.db, ids)
 	if err != nil && ctx.Err() == nil {
-		n.hub.cfg.Logger.Warn("notify committed changes", slog.Any("error", err))
+		n.cfg.Logger.Warn("notify committed changes", slog.Any("error", err))
 	}
-	if notified {
-		n.hub.Poke() // this process's own reader need not wait for its LISTEN connection
-	}
-	giveUp := n.hub.cfg.Now().Add(-n.hub.cfg.NotifyGiveUp)
+	giveUp := n.cfg.Now().Add(-n.cfg.NotifyGiveUp)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, id := range ids {
