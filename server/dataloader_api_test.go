@@ -98,9 +98,9 @@ func TestRelationsAreBatched(t *testing.T) {
 	}
 
 	// Loaders gather keys for a short wait (2ms) before they fetch, so a busy scheduler can
-	// split a batch now and then. Each page size is therefore measured several times: every
-	// size must cost the usual number of statements at least once, that number must be small,
-	// and no attempt may cost more than twice as many (a query per account would).
+	// split a batch now and then (on a loaded 2-core machine an attempt cost 12 instead of 5).
+	// Each page size is therefore measured several times: every size must cost the usual,
+	// small number of statements at least once, which a query per account never would at 60.
 	const attempts = 5
 	counts := map[int][]uint32{}
 	frequency := map[uint32]int{}
@@ -126,9 +126,6 @@ func TestRelationsAreBatched(t *testing.T) {
 	require.LessOrEqual(t, usual, uint32(8), "statements per operation: %v", counts)
 	for n, cs := range counts {
 		require.Contains(t, cs, usual, "page size %d never costs the %d statements other sizes do: %v", n, usual, counts)
-		for _, c := range cs {
-			require.LessOrEqual(t, c, 2*usual, "page size %d: %v", n, counts)
-		}
 	}
 }
 
