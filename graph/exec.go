@@ -4752,7 +4752,7 @@ type Play implements Node {
   draftUpdatedAt: Time
   "The newest published version (0 before the first publish)."
   latestVersion: Int!
-  "The trigger kind of the newest published version (MANUAL, EVENT, FIELD_CHANGE, SCHEDULE)."
+  "The trigger kind of the newest published version (MANUAL, EVENT, FIELD_CHANGE, SCHEDULE, JOURNEY)."
   triggerKind: String
   "The newest published version, which new runs start on."
   published: PlayVersion
@@ -5696,7 +5696,8 @@ type PlayRunFeedEvent {
 
 """
 A change in a journey enrolment. kind is the journey event (ENTERED, COMPLETED, CANCELLED,
-STALLED, MILESTONE_STARTED, MILESTONE_COMPLETED, MILESTONE_SKIPPED, AT_RISK, BEHIND).
+STALLED, RESUMED, MIGRATED, MILESTONE_STARTED, MILESTONE_COMPLETED, MILESTONE_SKIPPED, REOPENED,
+AT_RISK, BEHIND).
 """
 type JourneyProgressEvent {
   cursor: String!
