@@ -58,11 +58,11 @@ func parse(raw []byte, complete bool) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := asObject(v, rootPath)
+	f, err := strictjson.AsObject(v, rootPath)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.only("", "trigger", "reentry", "stallAfter", "atRiskShare", "milestones"); err != nil {
+	if err := f.Only("", "trigger", "reentry", "stallAfter", "atRiskShare", "milestones"); err != nil {
 		return nil, err
 	}
 	p := &parser{complete: complete, milestones: map[string]string{}, stepKeys: map[string]string{}}
@@ -72,35 +72,35 @@ func parse(raw []byte, complete bool) (*Definition, error) {
 		AtRiskShare: DefaultAtRiskShare,
 		Milestones:  []Milestone{},
 	}
-	if v, ok := f.get("trigger"); ok {
-		if d.Trigger, err = p.trigger(v, f.at("trigger")); err != nil {
+	if v, ok := f.Get("trigger"); ok {
+		if d.Trigger, err = p.trigger(v, f.At("trigger")); err != nil {
 			return nil, err
 		}
-	} else if err := p.required(f.at("trigger")); err != nil {
+	} else if err := p.required(f.At("trigger")); err != nil {
 		return nil, err
 	}
-	if v, ok := f.get("reentry"); ok {
-		if d.Reentry, err = play.DecodeReentry(v, f.at("reentry"), complete); err != nil {
+	if v, ok := f.Get("reentry"); ok {
+		if d.Reentry, err = play.DecodeReentry(v, f.At("reentry"), complete); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("stallAfter"); ok {
-		if d.StallAfter, err = play.DecodeDuration(v, f.at("stallAfter")); err != nil {
+	if v, ok := f.Get("stallAfter"); ok {
+		if d.StallAfter, err = play.DecodeDuration(v, f.At("stallAfter")); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("atRiskShare"); ok {
-		if d.AtRiskShare, err = share(v, f.at("atRiskShare")); err != nil {
+	if v, ok := f.Get("atRiskShare"); ok {
+		if d.AtRiskShare, err = share(v, f.At("atRiskShare")); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("milestones"); ok {
-		if d.Milestones, err = p.milestoneList(v, f.at("milestones")); err != nil {
+	if v, ok := f.Get("milestones"); ok {
+		if d.Milestones, err = p.milestoneList(v, f.At("milestones")); err != nil {
 			return nil, err
 		}
 	}
 	if complete && len(d.Milestones) == 0 {
-		return nil, invalid.Field(f.at("milestones"), "must hold at least one milestone")
+		return nil, invalid.Field(f.At("milestones"), "must hold at least one milestone")
 	}
 	p.generateKeys()
 	return d, nil
@@ -115,18 +115,18 @@ func (p *parser) required(path string) error {
 }
 
 func (p *parser) trigger(v any, path string) (*play.Trigger, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return nil, err
 	}
-	kind, ok, err := f.str("kind")
+	kind, ok, err := f.Str("kind")
 	switch {
 	case err != nil:
 		return nil, err
 	case !ok || kind == "":
-		return nil, invalid.Field(f.at("kind"), "is required")
+		return nil, invalid.Field(f.At("kind"), "is required")
 	case !slices.Contains(TriggerKinds, play.TriggerKind(kind)):
-		return nil, invalid.Field(f.at("kind"), "must be one of %s", joinNames(TriggerKinds))
+		return nil, invalid.Field(f.At("kind"), "must be one of %s", joinNames(TriggerKinds))
 	}
 	return play.DecodeTrigger(v, path, p.complete)
 }
@@ -162,14 +162,14 @@ func (p *parser) milestoneList(v any, path string) ([]Milestone, error) {
 }
 
 func (p *parser) milestone(v any, path string, index int, m *Milestone) error {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return err
 	}
-	if err := f.only(" of milestones", "key", "name", "description", "target", "parallel", "completeWhen", "steps"); err != nil {
+	if err := f.Only(" of milestones", "key", "name", "description", "target", "parallel", "completeWhen", "steps"); err != nil {
 		return err
 	}
-	key, _, err := f.str("key")
+	key, _, err := f.Str("key")
 	if err != nil {
 		return err
 	}
@@ -177,64 +177,64 @@ func (p *parser) milestone(v any, path string, index int, m *Milestone) error {
 		p.unkeyedMs = append(p.unkeyedMs, m)
 	} else {
 		if !KeyPattern.MatchString(key) {
-			return invalid.Field(f.at("key"), keyHint)
+			return invalid.Field(f.At("key"), keyHint)
 		}
 		if other, dup := p.milestones[key]; dup {
-			return invalid.Field(f.at("key"), "is already the key of %s", other)
+			return invalid.Field(f.At("key"), "is already the key of %s", other)
 		}
 		p.milestones[key] = path
 		m.Key = key
 	}
-	name, _, err := f.str("name")
+	name, _, err := f.Str("name")
 	if err != nil {
 		return err
 	}
 	m.Name = strings.TrimSpace(name)
 	switch {
 	case m.Name == "":
-		if err := p.required(f.at("name")); err != nil {
+		if err := p.required(f.At("name")); err != nil {
 			return err
 		}
 	case utf8.RuneCountInString(m.Name) > MaxMilestoneNameLen || strings.ContainsAny(m.Name, "\r\n"):
-		return invalid.Field(f.at("name"), "must be a single line of at most %d characters", MaxMilestoneNameLen)
+		return invalid.Field(f.At("name"), "must be a single line of at most %d characters", MaxMilestoneNameLen)
 	}
-	if m.Description, _, err = f.str("description"); err != nil {
+	if m.Description, _, err = f.Str("description"); err != nil {
 		return err
 	}
 	if utf8.RuneCountInString(m.Description) > MaxMilestoneDescriptionLen {
-		return invalid.Field(f.at("description"), "must be at most %d characters", MaxMilestoneDescriptionLen)
+		return invalid.Field(f.At("description"), "must be at most %d characters", MaxMilestoneDescriptionLen)
 	}
 	// A draft stores a missing target as "" (the stored form always has the key).
-	if v, ok := f.get("target"); ok && v != "" {
-		if m.Target, err = play.DecodeDuration(v, f.at("target")); err != nil {
+	if v, ok := f.Get("target"); ok && v != "" {
+		if m.Target, err = play.DecodeDuration(v, f.At("target")); err != nil {
 			return err
 		}
-	} else if err := p.required(f.at("target")); err != nil {
+	} else if err := p.required(f.At("target")); err != nil {
 		return err
 	}
-	if v, ok := f.get("parallel"); ok {
+	if v, ok := f.Get("parallel"); ok {
 		b, isBool := v.(bool)
 		switch {
 		case !isBool:
-			return invalid.Field(f.at("parallel"), "must be true or false")
+			return invalid.Field(f.At("parallel"), "must be true or false")
 		case b && index == 0:
-			return invalid.Field(f.at("parallel"), "cannot be true on the first milestone: there is no milestone before it to start with")
+			return invalid.Field(f.At("parallel"), "cannot be true on the first milestone: there is no milestone before it to start with")
 		}
 		m.Parallel = b
 	}
-	if v, ok := f.get("completeWhen"); ok {
-		if m.CompleteWhen, err = play.DecodeCondition(v, f.at("completeWhen")); err != nil {
+	if v, ok := f.Get("completeWhen"); ok {
+		if m.CompleteWhen, err = play.DecodeCondition(v, f.At("completeWhen")); err != nil {
 			return err
 		}
 	}
 	m.Steps = []Step{}
-	if v, ok := f.get("steps"); ok {
-		if m.Steps, err = p.stepList(v, f.at("steps")); err != nil {
+	if v, ok := f.Get("steps"); ok {
+		if m.Steps, err = p.stepList(v, f.At("steps")); err != nil {
 			return err
 		}
 	}
 	if p.complete && m.CompleteWhen == nil && !slices.ContainsFunc(m.Steps, func(s Step) bool { return s.Required }) {
-		return invalid.Field(f.at("steps"), "must hold a required TASK or CHECKPOINT step, unless the milestone has completeWhen: otherwise nothing marks it done")
+		return invalid.Field(f.At("steps"), "must hold a required TASK or CHECKPOINT step, unless the milestone has completeWhen: otherwise nothing marks it done")
 	}
 	return nil
 }
@@ -257,7 +257,7 @@ func (p *parser) stepList(v any, path string) ([]Step, error) {
 }
 
 func (p *parser) step(v any, path string, s *Step) error {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return err
 	}
@@ -265,22 +265,22 @@ func (p *parser) step(v any, path string, s *Step) error {
 	if p.steps > MaxSteps {
 		return invalid.Field(path, "is beyond the limit of %d steps in one journey", MaxSteps)
 	}
-	kind, ok, err := f.str("kind")
+	kind, ok, err := f.Str("kind")
 	switch {
 	case err != nil:
 		return err
 	case !ok || kind == "":
-		return invalid.Field(f.at("kind"), "is required")
+		return invalid.Field(f.At("kind"), "is required")
 	}
 	field, known := stepFields[StepKind(kind)]
 	if !known {
-		return invalid.Field(f.at("kind"), "must be one of %s", joinNames(StepKinds))
+		return invalid.Field(f.At("kind"), "must be one of %s", joinNames(StepKinds))
 	}
-	if err := f.only(fmt.Sprintf(" of %s steps", kind), "key", "kind", "required", field); err != nil {
+	if err := f.Only(fmt.Sprintf(" of %s steps", kind), "key", "kind", "required", field); err != nil {
 		return err
 	}
 	s.Kind = StepKind(kind)
-	key, _, err := f.str("key")
+	key, _, err := f.Str("key")
 	if err != nil {
 		return err
 	}
@@ -288,30 +288,30 @@ func (p *parser) step(v any, path string, s *Step) error {
 		p.unkeyedSt = append(p.unkeyedSt, s)
 	} else {
 		if !KeyPattern.MatchString(key) {
-			return invalid.Field(f.at("key"), keyHint)
+			return invalid.Field(f.At("key"), keyHint)
 		}
 		if other, dup := p.stepKeys[key]; dup {
-			return invalid.Field(f.at("key"), "is already the key of %s", other)
+			return invalid.Field(f.At("key"), "is already the key of %s", other)
 		}
 		p.stepKeys[key] = path
 		s.Key = key
 	}
 	s.Required = !s.Kind.Automated()
-	if v, ok := f.get("required"); ok {
+	if v, ok := f.Get("required"); ok {
 		b, isBool := v.(bool)
 		switch {
 		case !isBool:
-			return invalid.Field(f.at("required"), "must be true or false")
+			return invalid.Field(f.At("required"), "must be true or false")
 		case b && s.Kind.Automated():
-			return invalid.Field(f.at("required"), "cannot be true on a %s step: automated steps are never required", kind)
+			return invalid.Field(f.At("required"), "cannot be true on a %s step: automated steps are never required", kind)
 		}
 		s.Required = b
 	}
-	fv, present := f.get(field)
+	fv, present := f.Get(field)
 	if !present {
-		return p.required(f.at(field))
+		return p.required(f.At(field))
 	}
-	at := f.at(field)
+	at := f.At(field)
 	switch s.Kind {
 	case StepTask:
 		s.Task, err = play.DecodeTask(fv, at, p.complete)
@@ -399,54 +399,4 @@ func joinNames[T ~string](names []T) string {
 		s[i] = string(n)
 	}
 	return strings.Join(s, ", ")
-}
-
-// fields reads one decoded object at a path.
-type fields struct {
-	path string
-	obj  *strictjson.Object
-}
-
-func asObject(v any, path string) (*fields, error) {
-	o, ok := v.(*strictjson.Object)
-	if !ok {
-		return nil, invalid.Field(path, "must be an object")
-	}
-	return &fields{path: path, obj: o}, nil
-}
-
-// at is the path of key.
-func (f *fields) at(key string) string { return f.path + "." + key }
-
-// only refuses the first key, in document order, that is not allowed.
-func (f *fields) only(what string, allowed ...string) error {
-	for _, k := range f.obj.Keys {
-		if !slices.Contains(allowed, k) {
-			return invalid.Field(f.at(k), "is not a known key%s", what)
-		}
-	}
-	return nil
-}
-
-// get returns key's value; a null value counts as absent.
-func (f *fields) get(key string) (any, bool) {
-	for i, k := range f.obj.Keys {
-		if k == key {
-			return f.obj.Vals[i], f.obj.Vals[i] != nil
-		}
-	}
-	return nil, false
-}
-
-// str returns key's string value and whether it is present.
-func (f *fields) str(key string) (string, bool, error) {
-	v, ok := f.get(key)
-	if !ok {
-		return "", false, nil
-	}
-	s, isStr := v.(string)
-	if !isStr {
-		return "", false, invalid.Field(f.at(key), "must be a string")
-	}
-	return s, true, nil
 }

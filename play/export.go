@@ -3,6 +3,7 @@ package play
 import (
 	"github.com/stewardhq/steward/condition"
 	"github.com/stewardhq/steward/invalid"
+	"github.com/stewardhq/steward/strictjson"
 )
 
 // The Decode functions below let another definition format (journeys) embed parts of a play
@@ -25,11 +26,11 @@ func DecodeReentry(v any, path string, complete bool) (Reentry, error) {
 // DecodeTask validates a task object with the keys of a CREATE_TASK step (title, description,
 // assignee, dueIn, priority). A complete task has a title and an assignee.
 func DecodeTask(v any, path string, complete bool) (*Task, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.only(" of tasks", stepKeys[StepCreateTask]...); err != nil {
+	if err := f.Only(" of tasks", stepKeys[StepCreateTask]...); err != nil {
 		return nil, err
 	}
 	return exported(complete).task(f)
@@ -38,11 +39,11 @@ func DecodeTask(v any, path string, complete bool) (*Task, error) {
 // DecodeEmail validates an email object with the keys of a SEND_EMAIL step (to, personas,
 // subject, body).
 func DecodeEmail(v any, path string, complete bool) (*Email, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.only(" of emails", stepKeys[StepSendEmail]...); err != nil {
+	if err := f.Only(" of emails", stepKeys[StepSendEmail]...); err != nil {
 		return nil, err
 	}
 	return exported(complete).email(f)
@@ -51,11 +52,11 @@ func DecodeEmail(v any, path string, complete bool) (*Email, error) {
 // DecodeInAppMessage validates an in-app message object with the keys of an IN_APP_MESSAGE
 // step (to, personas, title, body, style).
 func DecodeInAppMessage(v any, path string, complete bool) (*InAppMessage, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.only(" of in-app messages", stepKeys[StepInAppMessage]...); err != nil {
+	if err := f.Only(" of in-app messages", stepKeys[StepInAppMessage]...); err != nil {
 		return nil, err
 	}
 	return exported(complete).inApp(f)

@@ -101,49 +101,49 @@ func parse(raw []byte, scope condition.Scope, complete bool) (*Definition, error
 	if err != nil {
 		return nil, err
 	}
-	f, err := asObject(v, rootPath)
+	f, err := strictjson.AsObject(v, rootPath)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.only("", "trigger", "entry", "reentry", "goal", "exit", "steps"); err != nil {
+	if err := f.Only("", "trigger", "entry", "reentry", "goal", "exit", "steps"); err != nil {
 		return nil, err
 	}
 	p := &parser{scope: scope, complete: complete, ids: map[string]string{}}
 	d := &Definition{Reentry: Reentry{Policy: ReentryNotWhileActive}, Steps: []Step{}}
-	if v, ok := f.get("trigger"); ok {
-		if d.Trigger, err = p.trigger(v, f.at("trigger")); err != nil {
+	if v, ok := f.Get("trigger"); ok {
+		if d.Trigger, err = p.trigger(v, f.At("trigger")); err != nil {
 			return nil, err
 		}
-	} else if err := p.required(f.at("trigger")); err != nil {
+	} else if err := p.required(f.At("trigger")); err != nil {
 		return nil, err
 	}
-	if v, ok := f.get("entry"); ok {
-		if d.Entry, err = p.condition(v, f.at("entry")); err != nil {
+	if v, ok := f.Get("entry"); ok {
+		if d.Entry, err = p.condition(v, f.At("entry")); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("reentry"); ok {
-		if d.Reentry, err = p.reentry(v, f.at("reentry")); err != nil {
+	if v, ok := f.Get("reentry"); ok {
+		if d.Reentry, err = p.reentry(v, f.At("reentry")); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("goal"); ok {
-		if d.Goal, err = p.check(v, f.at("goal")); err != nil {
+	if v, ok := f.Get("goal"); ok {
+		if d.Goal, err = p.check(v, f.At("goal")); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("exit"); ok {
-		if d.Exit, err = p.check(v, f.at("exit")); err != nil {
+	if v, ok := f.Get("exit"); ok {
+		if d.Exit, err = p.check(v, f.At("exit")); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("steps"); ok {
-		if d.Steps, err = p.stepList(v, f.at("steps"), 1); err != nil {
+	if v, ok := f.Get("steps"); ok {
+		if d.Steps, err = p.stepList(v, f.At("steps"), 1); err != nil {
 			return nil, err
 		}
 	}
 	if complete && len(d.Steps) == 0 {
-		return nil, invalid.Field(f.at("steps"), "must hold at least one step")
+		return nil, invalid.Field(f.At("steps"), "must hold at least one step")
 	}
 	p.nameSteps()
 	return d, nil
@@ -180,20 +180,20 @@ func (p *parser) check(v any, path string) (*Check, error) {
 		}
 		return &Check{Condition: c}, nil
 	}
-	f := &fields{path: path, obj: o}
+	f := &strictjson.Fields{Path: path, Obj: o}
 	for _, k := range o.Keys {
 		if k != "eventSinceStart" {
-			return nil, invalid.Field(f.at(k), "cannot be combined with eventSinceStart")
+			return nil, invalid.Field(f.At(k), "cannot be combined with eventSinceStart")
 		}
 	}
-	name, ok, err := f.str("eventSinceStart")
+	name, ok, err := f.Str("eventSinceStart")
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, invalid.Field(f.at("eventSinceStart"), "must be a string")
+		return nil, invalid.Field(f.At("eventSinceStart"), "must be a string")
 	}
-	if err := p.eventName(name, f.at("eventSinceStart")); err != nil {
+	if err := p.eventName(name, f.At("eventSinceStart")); err != nil {
 		return nil, err
 	}
 	return &Check{EventSinceStart: name}, nil
@@ -212,21 +212,21 @@ func (p *parser) eventName(name, path string) error {
 
 func (p *parser) reentry(v any, path string) (Reentry, error) {
 	r := Reentry{Policy: ReentryNotWhileActive}
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return r, err
 	}
-	if err := f.only("", "policy", "cooldown"); err != nil {
+	if err := f.Only("", "policy", "cooldown"); err != nil {
 		return r, err
 	}
-	policy, ok, err := f.str("policy")
+	policy, ok, err := f.Str("policy")
 	if err != nil {
 		return r, err
 	}
 	if ok {
 		all := []ReentryPolicy{ReentryOnce, ReentryNotWhileActive, ReentryCooldown}
 		if !slices.Contains(all, ReentryPolicy(policy)) {
-			return r, invalid.Field(f.at("policy"), "must be one of %s", joinNames(all))
+			return r, invalid.Field(f.At("policy"), "must be one of %s", joinNames(all))
 		}
 		r.Policy = ReentryPolicy(policy)
 	}
@@ -235,84 +235,84 @@ func (p *parser) reentry(v any, path string) (Reentry, error) {
 	case err != nil:
 		return r, err
 	case ok && r.Policy != ReentryCooldown:
-		return r, invalid.Field(f.at("cooldown"), "is only used with the COOLDOWN policy")
+		return r, invalid.Field(f.At("cooldown"), "is only used with the COOLDOWN policy")
 	case !ok && r.Policy == ReentryCooldown:
-		return r, p.required(f.at("cooldown"))
+		return r, p.required(f.At("cooldown"))
 	}
 	r.Cooldown = cooldown
 	return r, nil
 }
 
 // duration reads an optional duration.
-func (p *parser) duration(f *fields, key string) (Duration, bool, error) {
-	v, ok := f.get(key)
+func (p *parser) duration(f *strictjson.Fields, key string) (Duration, bool, error) {
+	v, ok := f.Get(key)
 	if !ok {
 		return "", false, nil
 	}
 	s, _ := v.(string)
 	if _, err := condition.ParseDuration(s); err != nil {
-		return "", false, invalid.Field(f.at(key), "%s", err)
+		return "", false, invalid.Field(f.At(key), "%s", err)
 	}
 	return Duration(s), true, nil
 }
 
 // requiredDuration reads a duration that a complete definition must have.
-func (p *parser) requiredDuration(f *fields, key string) (Duration, error) {
+func (p *parser) requiredDuration(f *strictjson.Fields, key string) (Duration, error) {
 	d, ok, err := p.duration(f, key)
 	if err == nil && !ok {
-		err = p.required(f.at(key))
+		err = p.required(f.At(key))
 	}
 	return d, err
 }
 
 // requiredCheck reads a Check that a complete definition must have.
-func (p *parser) requiredCheck(f *fields, key string) (*Check, error) {
-	v, ok := f.get(key)
+func (p *parser) requiredCheck(f *strictjson.Fields, key string) (*Check, error) {
+	v, ok := f.Get(key)
 	if !ok {
-		return nil, p.required(f.at(key))
+		return nil, p.required(f.At(key))
 	}
-	return p.check(v, f.at(key))
+	return p.check(v, f.At(key))
 }
 
 // ----- triggers -----
 
 func (p *parser) trigger(v any, path string) (*Trigger, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return nil, err
 	}
-	kind, ok, err := f.str("kind")
+	kind, ok, err := f.Str("kind")
 	switch {
 	case err != nil:
 		return nil, err
 	case !ok || kind == "":
-		return nil, invalid.Field(f.at("kind"), "is required")
+		return nil, invalid.Field(f.At("kind"), "is required")
 	case !slices.Contains(triggerKinds, TriggerKind(kind)):
-		return nil, invalid.Field(f.at("kind"), "must be one of %s", joinNames(triggerKinds))
+		return nil, invalid.Field(f.At("kind"), "must be one of %s", joinNames(triggerKinds))
 	}
 	t := &Trigger{Kind: TriggerKind(kind)}
 	what := fmt.Sprintf(" of %s triggers", kind)
 	switch t.Kind {
 	case TriggerManual:
-		err = f.only(what, "kind")
+		err = f.Only(what, "kind")
 	case TriggerEvent:
-		if err = f.only(what, "kind", "event", "properties"); err == nil {
+		if err = f.Only(what, "kind", "event", "properties"); err == nil {
 			err = p.eventTrigger(f, t)
 		}
 	case TriggerFieldChange:
-		if err = f.only(what, "kind", "field", "from", "to"); err == nil {
+		if err = f.Only(what, "kind", "field", "from", "to"); err == nil {
 			err = p.changeTrigger(f, t)
 		}
 	case TriggerSchedule:
-		if err = f.only(what, "kind", "condition"); err == nil {
-			if v, ok := f.get("condition"); ok {
-				t.Condition, err = p.condition(v, f.at("condition"))
+		if err = f.Only(what, "kind", "condition"); err == nil {
+			if v, ok := f.Get("condition"); ok {
+				t.Condition, err = p.condition(v, f.At("condition"))
 			} else {
-				err = p.required(f.at("condition"))
+				err = p.required(f.At("condition"))
 			}
 		}
 	case TriggerJourney:
-		if err = f.only(what, "kind", "journey", "on", "milestone"); err == nil {
+		if err = f.Only(what, "kind", "journey", "on", "milestone"); err == nil {
 			err = p.journeyTrigger(f, t)
 		}
 	}
@@ -323,27 +323,27 @@ func (p *parser) trigger(v any, path string) (*Trigger, error) {
 }
 
 // journeyKey reads a journey key that a complete definition must have.
-func (p *parser) journeyKey(f *fields, key string) (string, error) {
-	s, ok, err := f.str(key)
+func (p *parser) journeyKey(f *strictjson.Fields, key string) (string, error) {
+	s, ok, err := f.Str(key)
 	switch {
 	case err != nil:
 		return "", err
 	case !ok || s == "":
-		return "", p.required(f.at(key))
+		return "", p.required(f.At(key))
 	case !journeyKeyPattern.MatchString(s):
-		return "", invalid.Field(f.at(key), "must be a journey key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit")
+		return "", invalid.Field(f.At(key), "must be a journey key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit")
 	}
 	return s, nil
 }
 
-func (p *parser) journeyTrigger(f *fields, t *Trigger) error {
+func (p *parser) journeyTrigger(f *strictjson.Fields, t *Trigger) error {
 	var err error
 	if t.Journey, err = p.journeyKey(f, "journey"); err != nil {
 		return err
 	}
-	if v, ok := f.get("on"); ok {
+	if v, ok := f.Get("on"); ok {
 		arr, isList := v.([]any)
-		path := f.at("on")
+		path := f.At("on")
 		if !isList {
 			return invalid.Field(path, "must be a list of journey events")
 		}
@@ -363,14 +363,14 @@ func (p *parser) journeyTrigger(f *fields, t *Trigger) error {
 			}
 			t.On = append(t.On, JourneyEventKind(kind))
 		}
-	} else if err := p.required(f.at("on")); err != nil {
+	} else if err := p.required(f.At("on")); err != nil {
 		return err
 	}
-	milestone, ok, err := f.str("milestone")
+	milestone, ok, err := f.Str("milestone")
 	if err != nil || !ok {
 		return err
 	}
-	path := f.at("milestone")
+	path := f.At("milestone")
 	if !journeyKeyPattern.MatchString(milestone) {
 		return invalid.Field(path, "must be a milestone key: 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit")
 	}
@@ -383,36 +383,36 @@ func (p *parser) journeyTrigger(f *fields, t *Trigger) error {
 	return nil
 }
 
-func (p *parser) eventTrigger(f *fields, t *Trigger) error {
-	name, ok, err := f.str("event")
+func (p *parser) eventTrigger(f *strictjson.Fields, t *Trigger) error {
+	name, ok, err := f.Str("event")
 	if err != nil {
 		return err
 	}
 	if ok && name != "" {
-		if err := p.eventName(name, f.at("event")); err != nil {
+		if err := p.eventName(name, f.At("event")); err != nil {
 			return err
 		}
 		t.Event = name
-	} else if err := p.required(f.at("event")); err != nil {
+	} else if err := p.required(f.At("event")); err != nil {
 		return err
 	}
-	v, ok := f.get("properties")
+	v, ok := f.Get("properties")
 	if !ok {
 		return nil
 	}
-	props, err := asObject(v, f.at("properties"))
+	props, err := strictjson.AsObject(v, f.At("properties"))
 	if err != nil {
 		return err
 	}
-	if len(props.obj.Keys) > maxPropertyFilters {
-		return invalid.Field(props.path, "must list at most %d properties", maxPropertyFilters)
+	if len(props.Obj.Keys) > maxPropertyFilters {
+		return invalid.Field(props.Path, "must list at most %d properties", maxPropertyFilters)
 	}
-	for i, key := range props.obj.Keys {
-		path := props.at(key)
+	for i, key := range props.Obj.Keys {
+		path := props.At(key)
 		if err := checkName(key, path); err != nil {
 			return err
 		}
-		switch val := props.obj.Vals[i].(type) {
+		switch val := props.Obj.Vals[i].(type) {
 		case string:
 			if utf8.RuneCountInString(val) > maxPropertyValueLen {
 				return invalid.Field(path, "must be at most %d characters", maxPropertyValueLen)
@@ -424,24 +424,24 @@ func (p *parser) eventTrigger(f *fields, t *Trigger) error {
 		if t.Properties == nil {
 			t.Properties = map[string]any{}
 		}
-		t.Properties[key] = props.obj.Vals[i]
+		t.Properties[key] = props.Obj.Vals[i]
 	}
 	return nil
 }
 
-func (p *parser) changeTrigger(f *fields, t *Trigger) error {
-	field, ok, err := f.str("field")
+func (p *parser) changeTrigger(f *strictjson.Fields, t *Trigger) error {
+	field, ok, err := f.Str("field")
 	if err != nil {
 		return err
 	}
-	path := f.at("field")
+	path := f.At("field")
 	if !ok || field == "" {
 		if err := p.required(path); err != nil {
 			return err
 		}
 		for _, k := range []string{"from", "to"} {
-			if _, ok := f.get(k); ok {
-				return invalid.Field(f.at(k), "needs a field")
+			if _, ok := f.Get(k); ok {
+				return invalid.Field(f.At(k), "needs a field")
 			}
 		}
 		return nil
@@ -465,16 +465,16 @@ func (p *parser) changeTrigger(f *fields, t *Trigger) error {
 	}
 	t.Field = field
 	for _, k := range []string{"from", "to"} {
-		v, ok := f.get(k)
+		v, ok := f.Get(k)
 		if !ok {
 			continue
 		}
 		if field == "account.tags" {
-			return invalid.Field(f.at(k), "is not supported on account.tags")
+			return invalid.Field(f.At(k), "is not supported on account.tags")
 		}
 		c, err := condition.New(condition.Node{Field: field, Op: condition.OpEq, Value: strictjson.Plain(v)}, scope)
 		if err != nil {
-			return rename(err, f.at(k))
+			return rename(err, f.At(k))
 		}
 		if k == "from" {
 			t.From, t.from = c.Root().Value, c
@@ -505,16 +505,16 @@ func (p *parser) stepList(v any, path string, depth int) ([]Step, error) {
 }
 
 // optionalSteps reads a list of nested steps, empty when absent.
-func (p *parser) optionalSteps(f *fields, key string, depth int) ([]Step, error) {
-	v, ok := f.get(key)
+func (p *parser) optionalSteps(f *strictjson.Fields, key string, depth int) ([]Step, error) {
+	v, ok := f.Get(key)
 	if !ok {
 		return []Step{}, nil
 	}
-	return p.stepList(v, f.at(key), depth+1)
+	return p.stepList(v, f.At(key), depth+1)
 }
 
 func (p *parser) step(v any, path string, depth int, s *Step) error {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return err
 	}
@@ -522,22 +522,22 @@ func (p *parser) step(v any, path string, depth int, s *Step) error {
 	if p.steps > MaxSteps {
 		return invalid.Field(path, "is beyond the limit of %d steps in one play", MaxSteps)
 	}
-	kind, ok, err := f.str("kind")
+	kind, ok, err := f.Str("kind")
 	switch {
 	case err != nil:
 		return err
 	case !ok || kind == "":
-		return invalid.Field(f.at("kind"), "is required")
+		return invalid.Field(f.At("kind"), "is required")
 	}
 	keys, known := stepKeys[StepKind(kind)]
 	if !known {
-		return invalid.Field(f.at("kind"), "must be one of %s", joinNames(stepKinds))
+		return invalid.Field(f.At("kind"), "must be one of %s", joinNames(stepKinds))
 	}
-	if err := f.only(fmt.Sprintf(" of %s steps", kind), append([]string{"id", "kind", "name"}, keys...)...); err != nil {
+	if err := f.Only(fmt.Sprintf(" of %s steps", kind), append([]string{"id", "kind", "name"}, keys...)...); err != nil {
 		return err
 	}
 	s.Kind = StepKind(kind)
-	id, _, err := f.str("id")
+	id, _, err := f.Str("id")
 	if err != nil {
 		return err
 	}
@@ -545,19 +545,19 @@ func (p *parser) step(v any, path string, depth int, s *Step) error {
 		p.unnamed = append(p.unnamed, s)
 	} else {
 		if !stepIDPattern.MatchString(id) {
-			return invalid.Field(f.at("id"), "must be 1 to 41 characters of a-z, 0-9, _ and -, starting with a letter or digit")
+			return invalid.Field(f.At("id"), "must be 1 to 41 characters of a-z, 0-9, _ and -, starting with a letter or digit")
 		}
 		if other, dup := p.ids[id]; dup {
-			return invalid.Field(f.at("id"), "is already the id of %s", other)
+			return invalid.Field(f.At("id"), "is already the id of %s", other)
 		}
 		p.ids[id] = path
 		s.ID = id
 	}
-	if s.Name, _, err = f.str("name"); err != nil {
+	if s.Name, _, err = f.Str("name"); err != nil {
 		return err
 	}
 	if utf8.RuneCountInString(s.Name) > maxStepNameLen {
-		return invalid.Field(f.at("name"), "must be at most %d characters", maxStepNameLen)
+		return invalid.Field(f.At("name"), "must be at most %d characters", maxStepNameLen)
 	}
 	switch s.Kind {
 	case StepSendEmail:
@@ -607,40 +607,40 @@ func (p *parser) nameSteps() {
 }
 
 // recipient reads "to" (one of allowed) and "personas".
-func (p *parser) recipient(f *fields, allowed []Recipient) (Recipient, []string, error) {
-	to, ok, err := f.str("to")
+func (p *parser) recipient(f *strictjson.Fields, allowed []Recipient) (Recipient, []string, error) {
+	to, ok, err := f.Str("to")
 	if err != nil {
 		return "", nil, err
 	}
 	if !ok || to == "" {
-		if err := p.required(f.at("to")); err != nil {
+		if err := p.required(f.At("to")); err != nil {
 			return "", nil, err
 		}
 	} else if !slices.Contains(allowed, Recipient(to)) {
-		return "", nil, invalid.Field(f.at("to"), "must be one of %s", joinNames(allowed))
+		return "", nil, invalid.Field(f.At("to"), "must be one of %s", joinNames(allowed))
 	}
 	r := Recipient(to)
 	if r == ToContact && p.scope == condition.ScopeAccount {
-		return "", nil, invalid.Field(f.at("to"), "is CONTACT, which only a CONTACT play has; use CONTACTS or CONTACTS_WITH_PERSONA")
+		return "", nil, invalid.Field(f.At("to"), "is CONTACT, which only a CONTACT play has; use CONTACTS or CONTACTS_WITH_PERSONA")
 	}
 	var personas []string
-	if v, ok := f.get("personas"); ok {
+	if v, ok := f.Get("personas"); ok {
 		if r != ToContactsWithPersona {
-			return "", nil, invalid.Field(f.at("personas"), "is only used with CONTACTS_WITH_PERSONA")
+			return "", nil, invalid.Field(f.At("personas"), "is only used with CONTACTS_WITH_PERSONA")
 		}
-		if personas, err = stringList(v, f.at("personas"), maxPersonas, maxPersonaLen); err != nil {
+		if personas, err = stringList(v, f.At("personas"), maxPersonas, maxPersonaLen); err != nil {
 			return "", nil, err
 		}
 	}
 	if r == ToContactsWithPersona && len(personas) == 0 {
-		if err := p.required(f.at("personas")); err != nil {
+		if err := p.required(f.At("personas")); err != nil {
 			return "", nil, err
 		}
 	}
 	return r, personas, nil
 }
 
-func (p *parser) email(f *fields) (*Email, error) {
+func (p *parser) email(f *strictjson.Fields) (*Email, error) {
 	e := &Email{}
 	var err error
 	if e.To, e.Personas, err = p.recipient(f, []Recipient{ToContact, ToContacts, ToContactsWithPersona, ToOwner}); err != nil {
@@ -658,7 +658,7 @@ func (p *parser) email(f *fields) (*Email, error) {
 	return e, nil
 }
 
-func (p *parser) inApp(f *fields) (*InAppMessage, error) {
+func (p *parser) inApp(f *strictjson.Fields) (*InAppMessage, error) {
 	m := &InAppMessage{Style: StyleBanner}
 	var err error
 	if m.To, m.Personas, err = p.recipient(f, []Recipient{ToContact, ToContacts, ToContactsWithPersona}); err != nil {
@@ -670,21 +670,21 @@ func (p *parser) inApp(f *fields) (*InAppMessage, error) {
 	if m.Body, err = p.template(f, "body", maxTextLen, false, true, true); err != nil {
 		return nil, err
 	}
-	style, ok, err := f.str("style")
+	style, ok, err := f.Str("style")
 	if err != nil {
 		return nil, err
 	}
 	if ok {
 		all := []MessageStyle{StyleBanner, StyleModal, StyleToast}
 		if !slices.Contains(all, MessageStyle(style)) {
-			return nil, invalid.Field(f.at("style"), "must be one of %s", joinNames(all))
+			return nil, invalid.Field(f.At("style"), "must be one of %s", joinNames(all))
 		}
 		m.Style = MessageStyle(style)
 	}
 	return m, nil
 }
 
-func (p *parser) task(f *fields) (*Task, error) {
+func (p *parser) task(f *strictjson.Fields) (*Task, error) {
 	t := &Task{Priority: PriorityNormal}
 	contact := p.scope == condition.ScopeContact
 	var err error
@@ -694,24 +694,24 @@ func (p *parser) task(f *fields) (*Task, error) {
 	if t.Description, err = p.template(f, "description", maxTextLen, false, contact, false); err != nil {
 		return nil, err
 	}
-	if v, ok := f.get("assignee"); ok {
-		if t.Assignee, err = p.assignee(v, f.at("assignee")); err != nil {
+	if v, ok := f.Get("assignee"); ok {
+		if t.Assignee, err = p.assignee(v, f.At("assignee")); err != nil {
 			return nil, err
 		}
-	} else if err := p.required(f.at("assignee")); err != nil {
+	} else if err := p.required(f.At("assignee")); err != nil {
 		return nil, err
 	}
 	if t.DueIn, _, err = p.duration(f, "dueIn"); err != nil {
 		return nil, err
 	}
-	priority, ok, err := f.str("priority")
+	priority, ok, err := f.Str("priority")
 	if err != nil {
 		return nil, err
 	}
 	if ok {
 		all := []Priority{PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent}
 		if !slices.Contains(all, Priority(priority)) {
-			return nil, invalid.Field(f.at("priority"), "must be one of %s", joinNames(all))
+			return nil, invalid.Field(f.At("priority"), "must be one of %s", joinNames(all))
 		}
 		t.Priority = Priority(priority)
 	}
@@ -719,49 +719,49 @@ func (p *parser) task(f *fields) (*Task, error) {
 }
 
 func (p *parser) assignee(v any, path string) (*Assignee, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return nil, err
 	}
-	kind, ok, err := f.str("kind")
+	kind, ok, err := f.Str("kind")
 	all := []AssigneeKind{AssignOwner, AssignTeamRole, AssignUser}
 	switch {
 	case err != nil:
 		return nil, err
 	case !ok || kind == "":
-		return nil, invalid.Field(f.at("kind"), "is required")
+		return nil, invalid.Field(f.At("kind"), "is required")
 	case !slices.Contains(all, AssigneeKind(kind)):
-		return nil, invalid.Field(f.at("kind"), "must be one of %s", joinNames(all))
+		return nil, invalid.Field(f.At("kind"), "must be one of %s", joinNames(all))
 	}
 	a := &Assignee{Kind: AssigneeKind(kind)}
 	what := fmt.Sprintf(" of %s assignees", kind)
 	switch a.Kind {
 	case AssignOwner:
-		return a, f.only(what, "kind")
+		return a, f.Only(what, "kind")
 	case AssignTeamRole:
-		if err := f.only(what, "kind", "teamRole"); err != nil {
+		if err := f.Only(what, "kind", "teamRole"); err != nil {
 			return nil, err
 		}
-		role, ok, err := f.str("teamRole")
+		role, ok, err := f.Str("teamRole")
 		switch {
 		case err != nil:
 			return nil, err
 		case !ok || role == "":
-			return a, p.required(f.at("teamRole"))
+			return a, p.required(f.At("teamRole"))
 		case utf8.RuneCountInString(role) > maxTeamRoleLen:
-			return nil, invalid.Field(f.at("teamRole"), "must be at most %d characters", maxTeamRoleLen)
+			return nil, invalid.Field(f.At("teamRole"), "must be at most %d characters", maxTeamRoleLen)
 		}
 		a.TeamRole = role
 		return a, nil
 	default: // USER
-		if err := f.only(what, "kind", "userId"); err != nil {
+		if err := f.Only(what, "kind", "userId"); err != nil {
 			return nil, err
 		}
-		v, ok := f.get("userId")
+		v, ok := f.Get("userId")
 		if !ok {
-			return a, p.required(f.at("userId"))
+			return a, p.required(f.At("userId"))
 		}
-		id, err := userID(v, f.at("userId"))
+		id, err := userID(v, f.At("userId"))
 		if err != nil {
 			return nil, err
 		}
@@ -770,14 +770,14 @@ func (p *parser) assignee(v any, path string) (*Assignee, error) {
 	}
 }
 
-func (p *parser) update(f *fields) (*AccountUpdate, error) {
+func (p *parser) update(f *strictjson.Fields) (*AccountUpdate, error) {
 	u := &AccountUpdate{Operations: []Operation{}}
-	v, ok := f.get("operations")
+	v, ok := f.Get("operations")
 	if !ok {
-		return u, p.required(f.at("operations"))
+		return u, p.required(f.At("operations"))
 	}
 	arr, ok := v.([]any)
-	path := f.at("operations")
+	path := f.At("operations")
 	switch {
 	case !ok:
 		return nil, invalid.Field(path, "must be a list of operations")
@@ -799,85 +799,85 @@ func (p *parser) update(f *fields) (*AccountUpdate, error) {
 }
 
 func (p *parser) operation(v any, path string) (Operation, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return Operation{}, err
 	}
-	kind, ok, err := f.str("op")
+	kind, ok, err := f.Str("op")
 	all := []OperationKind{OpSetField, OpSetCustom, OpAddTag, OpRemoveTag}
 	switch {
 	case err != nil:
 		return Operation{}, err
 	case !ok || kind == "":
-		return Operation{}, invalid.Field(f.at("op"), "is required")
+		return Operation{}, invalid.Field(f.At("op"), "is required")
 	case !slices.Contains(all, OperationKind(kind)):
-		return Operation{}, invalid.Field(f.at("op"), "must be one of %s", joinNames(all))
+		return Operation{}, invalid.Field(f.At("op"), "must be one of %s", joinNames(all))
 	}
 	op := Operation{Op: OperationKind(kind)}
 	what := fmt.Sprintf(" of %s operations", kind)
 	switch op.Op {
 	case OpSetField:
-		if err := f.only(what, "op", "field", "value"); err != nil {
+		if err := f.Only(what, "op", "field", "value"); err != nil {
 			return op, err
 		}
-		field, ok, err := f.str("field")
+		field, ok, err := f.Str("field")
 		if err != nil {
 			return op, err
 		}
 		if ok && field != "" {
 			if !slices.Contains(setFields, field) {
-				return op, invalid.Field(f.at("field"), "must be one of %s", strings.Join(setFields, ", "))
+				return op, invalid.Field(f.At("field"), "must be one of %s", strings.Join(setFields, ", "))
 			}
 			op.Field = field
-		} else if err := p.required(f.at("field")); err != nil {
+		} else if err := p.required(f.At("field")); err != nil {
 			return op, err
 		}
-		v, ok := f.raw("value")
+		v, ok := f.Raw("value")
 		if !ok {
-			return op, p.required(f.at("value"))
+			return op, p.required(f.At("value"))
 		}
-		op.Value, err = fieldValue(op.Field, v, f.at("value"))
+		op.Value, err = fieldValue(op.Field, v, f.At("value"))
 		return op, err
 	case OpSetCustom:
-		if err := f.only(what, "op", "key", "value"); err != nil {
+		if err := f.Only(what, "op", "key", "value"); err != nil {
 			return op, err
 		}
-		key, ok, err := f.str("key")
+		key, ok, err := f.Str("key")
 		if err != nil {
 			return op, err
 		}
 		if ok {
-			if err := checkName(key, f.at("key")); err != nil {
+			if err := checkName(key, f.At("key")); err != nil {
 				return op, err
 			}
 			op.Key = key
-		} else if err := p.required(f.at("key")); err != nil {
+		} else if err := p.required(f.At("key")); err != nil {
 			return op, err
 		}
-		v, ok := f.raw("value")
+		v, ok := f.Raw("value")
 		if !ok {
-			return op, p.required(f.at("value"))
+			return op, p.required(f.At("value"))
 		}
 		if op.Value, err = canonical(v); err != nil {
 			return op, err
 		}
 		if len(op.Value) > maxCustomValueBytes {
-			return op, invalid.Field(f.at("value"), "must be at most %d bytes of JSON", maxCustomValueBytes)
+			return op, invalid.Field(f.At("value"), "must be at most %d bytes of JSON", maxCustomValueBytes)
 		}
 		return op, nil
 	default: // addTag, removeTag
-		if err := f.only(what, "op", "tag"); err != nil {
+		if err := f.Only(what, "op", "tag"); err != nil {
 			return op, err
 		}
-		tag, ok, err := f.str("tag")
+		tag, ok, err := f.Str("tag")
 		if err != nil {
 			return op, err
 		}
 		if !ok {
-			return op, p.required(f.at("tag"))
+			return op, p.required(f.At("tag"))
 		}
 		if tag == "" || utf8.RuneCountInString(tag) > maxTagLen || strings.TrimSpace(tag) != tag {
-			return op, invalid.Field(f.at("tag"), "must be 1 to %d characters, without spaces around", maxTagLen)
+			return op, invalid.Field(f.At("tag"), "must be 1 to %d characters, without spaces around", maxTagLen)
 		}
 		op.Tag = tag
 		return op, nil
@@ -924,7 +924,7 @@ func fieldValue(field string, v any, path string) (json.RawMessage, error) {
 	return canonical(v)
 }
 
-func (p *parser) waitUntil(f *fields) (*WaitUntil, error) {
+func (p *parser) waitUntil(f *strictjson.Fields) (*WaitUntil, error) {
 	w := &WaitUntil{OnTimeout: OnTimeoutContinue}
 	var err error
 	if w.Until, err = p.requiredCheck(f, "until"); err != nil {
@@ -933,21 +933,21 @@ func (p *parser) waitUntil(f *fields) (*WaitUntil, error) {
 	if w.Timeout, err = p.requiredDuration(f, "timeout"); err != nil {
 		return nil, err
 	}
-	action, ok, err := f.str("onTimeout")
+	action, ok, err := f.Str("onTimeout")
 	if err != nil {
 		return nil, err
 	}
 	if ok {
 		all := []TimeoutAction{OnTimeoutContinue, OnTimeoutExit}
 		if !slices.Contains(all, TimeoutAction(action)) {
-			return nil, invalid.Field(f.at("onTimeout"), "must be one of %s", joinNames(all))
+			return nil, invalid.Field(f.At("onTimeout"), "must be one of %s", joinNames(all))
 		}
 		w.OnTimeout = TimeoutAction(action)
 	}
 	return w, nil
 }
 
-func (p *parser) branch(f *fields, depth int) (*Branch, error) {
+func (p *parser) branch(f *strictjson.Fields, depth int) (*Branch, error) {
 	b := &Branch{}
 	var err error
 	if b.If, err = p.requiredCheck(f, "if"); err != nil {
@@ -960,12 +960,12 @@ func (p *parser) branch(f *fields, depth int) (*Branch, error) {
 		return nil, err
 	}
 	if p.complete && len(b.Then) == 0 && len(b.Else) == 0 {
-		return nil, invalid.Field(f.at("then"), "must hold at least one step when else holds none")
+		return nil, invalid.Field(f.At("then"), "must hold at least one step when else holds none")
 	}
 	return b, nil
 }
 
-func (p *parser) repeat(f *fields, depth int) (*Repeat, error) {
+func (p *parser) repeat(f *strictjson.Fields, depth int) (*Repeat, error) {
 	r := &Repeat{}
 	var err error
 	if r.Until, err = p.requiredCheck(f, "until"); err != nil {
@@ -974,63 +974,63 @@ func (p *parser) repeat(f *fields, depth int) (*Repeat, error) {
 	if r.Interval, err = p.requiredDuration(f, "interval"); err != nil {
 		return nil, err
 	}
-	if v, ok := f.get("maxTimes"); ok {
+	if v, ok := f.Get("maxTimes"); ok {
 		n, isNum := v.(json.Number)
 		i, err := strconv.ParseInt(string(n), 10, 64)
 		if !isNum || err != nil || i < 1 || i > MaxRepeatTimes {
-			return nil, invalid.Field(f.at("maxTimes"), "must be a whole number from 1 to %d", MaxRepeatTimes)
+			return nil, invalid.Field(f.At("maxTimes"), "must be a whole number from 1 to %d", MaxRepeatTimes)
 		}
 		r.MaxTimes = int(i)
-	} else if err := p.required(f.at("maxTimes")); err != nil {
+	} else if err := p.required(f.At("maxTimes")); err != nil {
 		return nil, err
 	}
 	if r.Steps, err = p.optionalSteps(f, "steps", depth); err != nil {
 		return nil, err
 	}
 	if p.complete && len(r.Steps) == 0 {
-		return nil, invalid.Field(f.at("steps"), "must hold at least one step")
+		return nil, invalid.Field(f.At("steps"), "must hold at least one step")
 	}
 	return r, nil
 }
 
-func (p *parser) webhook(f *fields) (*Webhook, error) {
+func (p *parser) webhook(f *strictjson.Fields) (*Webhook, error) {
 	w := &Webhook{Body: json.RawMessage("{}"), Retries: defaultRetries}
-	u, ok, err := f.str("url")
+	u, ok, err := f.Str("url")
 	if err != nil {
 		return nil, err
 	}
 	if ok && u != "" {
-		if err := checkURL(u, f.at("url")); err != nil {
+		if err := checkURL(u, f.At("url")); err != nil {
 			return nil, err
 		}
 		w.URL = u
-	} else if err := p.required(f.at("url")); err != nil {
+	} else if err := p.required(f.At("url")); err != nil {
 		return nil, err
 	}
-	if v, ok := f.get("body"); ok {
+	if v, ok := f.Get("body"); ok {
 		if _, isObj := v.(*strictjson.Object); !isObj {
-			return nil, invalid.Field(f.at("body"), "must be a JSON object")
+			return nil, invalid.Field(f.At("body"), "must be a JSON object")
 		}
-		if err := p.templateStrings(v, f.at("body")); err != nil {
+		if err := p.templateStrings(v, f.At("body")); err != nil {
 			return nil, err
 		}
 		if w.Body, err = canonical(v); err != nil {
 			return nil, err
 		}
 		if len(w.Body) > maxWebhookBodyBytes {
-			return nil, invalid.Field(f.at("body"), "must be at most %d KiB of JSON", maxWebhookBodyBytes>>10)
+			return nil, invalid.Field(f.At("body"), "must be at most %d KiB of JSON", maxWebhookBodyBytes>>10)
 		}
 	}
-	if v, ok := f.get("headers"); ok {
-		if w.Headers, err = headers(v, f.at("headers")); err != nil {
+	if v, ok := f.Get("headers"); ok {
+		if w.Headers, err = headers(v, f.At("headers")); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := f.get("retries"); ok {
+	if v, ok := f.Get("retries"); ok {
 		n, isNum := v.(json.Number)
 		i, err := strconv.ParseInt(string(n), 10, 64)
 		if !isNum || err != nil || i < 0 || i > maxRetries {
-			return nil, invalid.Field(f.at("retries"), "must be a whole number from 0 to %d", maxRetries)
+			return nil, invalid.Field(f.At("retries"), "must be a whole number from 0 to %d", maxRetries)
 		}
 		w.Retries = int(i)
 	}
@@ -1076,17 +1076,17 @@ func checkURL(s, path string) error {
 // headers validates a webhook's extra headers. Steward sets the signature, delivery id, content
 // type and the like itself, and authenticates by signature, so none of those can be set here.
 func headers(v any, path string) (map[string]string, error) {
-	f, err := asObject(v, path)
+	f, err := strictjson.AsObject(v, path)
 	if err != nil {
 		return nil, err
 	}
-	if len(f.obj.Keys) > maxHeaders {
+	if len(f.Obj.Keys) > maxHeaders {
 		return nil, invalid.Field(path, "must hold at most %d headers", maxHeaders)
 	}
 	out := map[string]string{}
 	seen := map[string]string{}
-	for i, name := range f.obj.Keys {
-		p := f.at(name)
+	for i, name := range f.Obj.Keys {
+		p := f.At(name)
 		lower := strings.ToLower(name)
 		switch {
 		case len(name) > maxHeaderNameLen || !headerNamePattern.MatchString(name):
@@ -1100,7 +1100,7 @@ func headers(v any, path string) (map[string]string, error) {
 			return nil, invalid.Field(p, "is the same header as %s", seen[lower])
 		}
 		seen[lower] = name
-		val, ok := f.obj.Vals[i].(string)
+		val, ok := f.Obj.Vals[i].(string)
 		if !ok {
 			return nil, invalid.Field(p, "must be a string")
 		}
@@ -1118,18 +1118,18 @@ func headers(v any, path string) (map[string]string, error) {
 // template reads a template. A missing or blank one is absent (required says whether a
 // complete definition must have it). contact says whether the step has a contact for
 // contact variables.
-func (p *parser) template(f *fields, key string, maxLen int, singleLine, contact, required bool) (Template, error) {
-	s, ok, err := f.str(key)
+func (p *parser) template(f *strictjson.Fields, key string, maxLen int, singleLine, contact, required bool) (Template, error) {
+	s, ok, err := f.Str(key)
 	if err != nil {
 		return "", err
 	}
 	if !ok || strings.TrimSpace(s) == "" {
 		if required {
-			return "", p.required(f.at(key))
+			return "", p.required(f.At(key))
 		}
 		return "", nil
 	}
-	return p.checkTemplate(s, f.at(key), maxLen, singleLine, contact)
+	return p.checkTemplate(s, f.At(key), maxLen, singleLine, contact)
 }
 
 func (p *parser) checkTemplate(s, path string, maxLen int, singleLine, contact bool) (Template, error) {
@@ -1233,61 +1233,4 @@ func joinNames[T ~string](names []T) string {
 		s[i] = string(n)
 	}
 	return strings.Join(s, ", ")
-}
-
-// fields reads one decoded object at a path.
-type fields struct {
-	path string
-	obj  *strictjson.Object
-}
-
-func asObject(v any, path string) (*fields, error) {
-	o, ok := v.(*strictjson.Object)
-	if !ok {
-		return nil, invalid.Field(path, "must be an object")
-	}
-	return &fields{path: path, obj: o}, nil
-}
-
-// at is the path of key.
-func (f *fields) at(key string) string { return f.path + "." + key }
-
-// only refuses the first key, in document order, that is not allowed; what completes the
-// message ("is not a known key of SEND_EMAIL steps").
-func (f *fields) only(what string, allowed ...string) error {
-	for _, k := range f.obj.Keys {
-		if !slices.Contains(allowed, k) {
-			return invalid.Field(f.at(k), "is not a known key%s", what)
-		}
-	}
-	return nil
-}
-
-// raw returns key's value and whether the key is present, null included.
-func (f *fields) raw(key string) (any, bool) {
-	for i, k := range f.obj.Keys {
-		if k == key {
-			return f.obj.Vals[i], true
-		}
-	}
-	return nil, false
-}
-
-// get returns key's value; a null value counts as absent.
-func (f *fields) get(key string) (any, bool) {
-	v, ok := f.raw(key)
-	return v, ok && v != nil
-}
-
-// str returns key's string value and whether it is present.
-func (f *fields) str(key string) (string, bool, error) {
-	v, ok := f.get(key)
-	if !ok {
-		return "", false, nil
-	}
-	s, isStr := v.(string)
-	if !isStr {
-		return "", false, invalid.Field(f.at(key), "must be a string")
-	}
-	return s, true, nil
 }
